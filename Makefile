@@ -1,0 +1,57 @@
+# Bulwark: the two commands are `make run` and `make test`; the rest are helpers.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PORT ?= 8000
+# Local development defaults; real deployments set these in the environment (.env.example).
+export DEBUG ?= true
+
+.PHONY: run test install install-dev migrate lint format bench check-deploy ci clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+## make run: install, migrate, seed the demo once, start web + worker + beat.
+run: migrate
+	@if [ ! -f var/.demo-seeded ]; then $(PY) manage.py seed_demo && touch var/.demo-seeded; fi
+	$(PY) manage.py runstack --port $(PORT)
+
+## make test: install test requirements and run the whole suite.
+test: export DEBUG = false
+test: install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## make bench NAME=ingest ARGS="--n 100000"
+bench: migrate
+	$(PY) manage.py bench $(NAME) $(ARGS)
+
+ci:
+	CI=true bash .ci/run
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,86 @@
+"""Run web, Celery worker and Celery beat together, logs interleaved, Ctrl-C stops all."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+COLORS = {"web": "36", "worker": "33", "beat": "35", "sims": "32"}
+
+
+class Command(BaseCommand):
+    help = "Start web + worker + beat in one terminal (used by `make run`)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        python = sys.executable
+        port, host = options["port"], options["host"]
+        processes = {
+            "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
+            "worker": [
+                python, "-m", "celery", "-A", "treasury", "worker",
+                "--loglevel", "INFO", "--concurrency", "2", "--hostname", "bulwark@%h",
+            ],
+            "beat": [python, "-m", "celery", "-A", "treasury", "beat", "--loglevel", "INFO"],
+        }  # fmt: skip
+        children: dict[str, subprocess.Popen[bytes]] = {}
+        for name, command in processes.items():
+            children[name] = subprocess.Popen(  # noqa: S603 - fixed argv, our own programs
+                command,
+                cwd=settings.BASE_DIR,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True,
+            )
+            threading.Thread(target=self._pump, args=(name, children[name]), daemon=True).start()
+        self._banner(host, port)
+        try:
+            while all(child.poll() is None for child in children.values()):
+                time.sleep(0.5)
+            dead = [name for name, child in children.items() if child.poll() is not None]
+            self.stderr.write(f"{', '.join(dead)} stopped; stopping the rest.")
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping web, worker and beat…")
+        finally:
+            self._stop(children)
+
+    def _pump(self, name: str, child: subprocess.Popen[bytes]) -> None:
+        prefix = f"\x1b[{COLORS.get(name, '0')}m{name:>6} |\x1b[0m "
+        assert child.stdout is not None
+        for line in iter(child.stdout.readline, b""):
+            sys.stdout.write(prefix + line.decode(errors="replace"))
+            sys.stdout.flush()
+
+    def _banner(self, host: str, port: int) -> None:
+        from treasury.demo import DEMO_USERS
+
+        lines = [
+            "",
+            f"  Bulwark is starting at  http://{host}:{port}/",
+            *(f"  {role:<11} login: {u} / {p}" for role, u, p in DEMO_USERS),
+            "  Ctrl-C stops web, worker and beat.",
+            "",
+        ]
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)))
+
+    @staticmethod
+    def _stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
+        for child in children.values():
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for child in children.values():
+            try:
+                child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)

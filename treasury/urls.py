@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from treasury import views
+
+admin.site.site_header = "Bulwark administration"
+admin.site.site_title = "Bulwark admin"
+admin.site.index_title = "Records and the mismatch queue"
+admin.site.login = views.admin_login_redirect  # type: ignore[method-assign]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("account/security/", views.security, name="security"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("", include("ledger.urls")),
+    path("", include("treasury.fx.urls")),
+    path("", include("treasury.cashview.urls")),
+    path("", include("treasury.fbar.urls")),
+]

@@ -1,0 +1,88 @@
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from django_otp import login as otp_login
+
+from treasury import totp
+from treasury.access import read_only_allowed
+from treasury.forms import LoginForm, TotpConfirmForm
+from treasury.selectors import heartbeat_last_seen
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: LoginForm) -> HttpResponse:  # type: ignore[override]
+        auth_login(self.request, form.get_user())
+        if form.otp_device is not None:
+            otp_login(self.request, form.otp_device)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+logout_view = read_only_allowed(auth_views.LogoutView.as_view())
+
+
+@login_not_required
+def admin_login_redirect(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    """The admin signs in through Bulwark's own login page (throttle and TOTP apply)."""
+    if request.user.is_authenticated:
+        return redirect("admin:index")
+    next_url = request.GET.get("next", reverse("admin:index"))
+    return redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "treasury/home.html",
+        {"worker_seen_at": heartbeat_last_seen(name="worker")},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def security(request: HttpRequest) -> HttpResponse:
+    """Two-factor login for the signed-in user: turn on (scan, confirm), or turn off."""
+    user = request.user
+    context: dict[str, Any] = {"enabled": totp.is_enabled(user), "form": TotpConfirmForm()}
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "start":
+            device = totp.device_start(user=user)
+            context.update(pending=device, qr_svg=totp.qr_svg(device))
+        elif action in ("confirm", "disable"):
+            form = TotpConfirmForm(request.POST)
+            context["form"] = form
+            if form.is_valid():
+                token = form.cleaned_data["token"]
+                if action == "confirm" and totp.device_confirm(user=user, token=token):
+                    messages.success(request, "Two-factor login is on.")
+                    return redirect("security")
+                if action == "disable" and totp.disable(user=user, token=token):
+                    messages.success(request, "Two-factor login is off.")
+                    return redirect("security")
+                form.add_error("token", "That code did not match. Try the current one.")
+            pending = totp.pending_device(user)
+            if action == "confirm" and pending is not None:
+                context.update(pending=pending, qr_svg=totp.qr_svg(pending))
+    return render(request, "treasury/security.html", context)
+
+
+@login_not_required
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness and database reachability for the container health check."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
