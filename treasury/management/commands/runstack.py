@@ -14,6 +14,10 @@ from django.core.management.base import BaseCommand, CommandParser
 COLORS = {"web": "36", "worker": "33", "beat": "35", "sims": "32"}
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Start web + worker + beat in one terminal (used by `make run`)."
 
@@ -40,10 +44,11 @@ class Command(BaseCommand):
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                start_new_session=True,
             )
             threading.Thread(target=self._pump, args=(name, children[name]), daemon=True).start()
         self._banner(host, port)
+        # A SIGTERM (from a supervisor or `timeout`) stops the children like Ctrl-C does.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             while all(child.poll() is None for child in children.values()):
                 time.sleep(0.5)
@@ -77,10 +82,10 @@ class Command(BaseCommand):
     def _stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
         for child in children.values():
             if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+                child.terminate()
         deadline = time.monotonic() + 10
         for child in children.values():
             try:
                 child.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
+                child.kill()
