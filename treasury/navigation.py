@@ -16,9 +16,9 @@ NAV_ITEMS: tuple[tuple[str, str], ...] = (
     ("Dashboard", "home"),
     ("Accounts", "accounts:list"),
     ("Transactions", "accounts:transactions"),
-    ("Rules", "ledger:rules"),
+    ("Rules", "rules:list"),
     ("Books", "ledger:xero"),
-    ("Reconciliation", "ledger:reconciliation"),
+    ("Reconciliation", "reconciliation:queue"),
     ("Rates", "fx:rates"),
     ("FBAR", "fbar:report"),
 )

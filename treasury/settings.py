@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "treasury.fbar.apps.FbarConfig",
     "accounts.apps.AccountsConfig",
     "ledger.apps.LedgerConfig",
+    "ledger.rules.apps.RulesConfig",
+    "ledger.reconciliation.apps.ReconciliationConfig",
     "simulators.apps.SimulatorsConfig",
 ]
 

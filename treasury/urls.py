@@ -17,6 +17,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("ledger.urls")),
+    path("", include("ledger.rules.urls")),
+    path("", include("ledger.reconciliation.urls")),
     path("", include("treasury.fx.urls")),
     path("", include("treasury.cashview.urls")),
     path("", include("treasury.fbar.urls")),

@@ -1,0 +1,69 @@
+"""The normalised statement line every source produces (Wise API, CSV, CAMT.053, MT940),
+and the natural key that makes the same line from two sources one line."""
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+
+class StatementLineError(ValueError):
+    """A line that cannot be stored; names the line so the user can find it."""
+
+    def __init__(self, line_no: int | None, message: str) -> None:
+        self.line_no = line_no
+        self.reason = message
+        super().__init__(f"Line {line_no}: {message}" if line_no is not None else message)
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    booked_at: datetime
+    amount: Decimal  # signed: what moved the balance (for Wise, fees are inside it)
+    currency: str
+    fee: Decimal = Decimal(0)
+    wise_type: str = "UNKNOWN"
+    description: str = ""
+    counterparty: str = ""
+    reference_number: str = ""
+    payment_reference: str = ""
+    running_balance: Decimal | None = None
+    counter_currency: str = ""
+    counter_amount: Decimal | None = None
+    fx_rate: Decimal | None = None
+    direction: str | None = None  # CREDIT/DEBIT; from the sign when None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    # Set by a source without reference numbers, to keep same-day same-amount lines apart.
+    key_discriminator: str = ""
+    line_no: int | None = None  # position in the source, for error messages
+
+    @property
+    def booked_on(self) -> date:
+        return self.booked_at.astimezone(UTC).date()
+
+    @property
+    def resolved_direction(self) -> str:
+        if self.direction:
+            return self.direction
+        return "DEBIT" if self.amount < 0 else "CREDIT"
+
+
+def natural_key(*, reference_number: str, direction: str, booked_on: date, amount_minor: int,
+                discriminator: str = "") -> str:  # fmt: skip
+    """`<reference>|<C/D>|<yyyymmdd>|<amount in minor units>[|<discriminator>]`.
+
+    Reference numbers alone are not unique (a refund reuses its transfer's, fee lines share
+    their payment's), so direction, day and amount join them. Every source builds its key
+    here, which is what lets a file overlap an API sync without storing a line twice.
+    """
+    reference = reference_number.strip() or "-"
+    key = f"{reference}|{direction[:1]}|{booked_on:%Y%m%d}|{amount_minor}"
+    return f"{key}|{discriminator}" if discriminator else key
+
+
+def discriminator_for(description: str, occurrence: int) -> str:
+    """For sources without references: the description's hash and its occurrence that day."""
+    digest = hashlib.sha256(description.strip().lower().encode()).hexdigest()[:10]
+    return f"{digest}.{occurrence}"

@@ -1,0 +1,302 @@
+"""Money held: institutions, cash accounts, their immutable transactions, and the
+balances derived from them.
+
+Amounts are stored as integer **minor units** of the row's currency (cents, yen, fils).
+Integers are exact on every database and sum exactly in SQL, where SQLite would store a
+DecimalField as a binary REAL. Properties give the Decimal amount back; conversion goes
+through `treasury.money`, which refuses an amount finer than the currency allows.
+"""
+
+from decimal import Decimal
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from treasury.crypto import EncryptedTextField
+from treasury.money import from_minor
+
+
+class ImmutableRecordError(Exception):
+    """A stored transaction line was about to be changed or deleted through the app."""
+
+
+class Institution(models.Model):
+    class Kind(models.TextChoices):
+        WISE = "WISE", "Wise"
+        BANK = "BANK", "Bank"
+        OTHER = "OTHER", "Other"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.BANK)
+    address = models.TextField(blank=True, help_text="Street, city and country (FBAR).")
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CashAccount(models.Model):
+    """One balance in one currency: a Wise currency balance or jar, or a bank account."""
+
+    class Kind(models.TextChoices):
+        STANDARD = "STANDARD", "Current balance"
+        SAVINGS = "SAVINGS", "Savings jar"
+        CHECKING = "CHECKING", "Checking"
+        DEPOSIT = "DEPOSIT", "Deposit"
+        OTHER = "OTHER", "Other"
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="accounts")
+    name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.STANDARD)
+    wise_profile_id = models.BigIntegerField(null=True, blank=True)
+    wise_balance_id = models.BigIntegerField(null=True, blank=True)
+    account_number = EncryptedTextField(blank=True, help_text="Encrypted at rest.")
+    opened_on = models.DateField(null=True, blank=True)
+    closed_on = models.DateField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_foreign_for_fbar = models.BooleanField(
+        default=False,
+        help_text=(
+            "Whether this is a foreign financial account for FBAR. For a Wise balance that "
+            "depends on the Wise entity holding it; the owner decides."
+        ),
+    )
+    # Balance before the first stored line, in minor units; daily balances start here.
+    opening_balance_minor = models.BigIntegerField(default=0)
+    # Head of the tamper-evident hash chain of this account's lines.
+    chain_head = models.CharField(max_length=64, blank=True, editable=False)
+    chain_length = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["currency", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["wise_balance_id"],
+                condition=Q(wise_balance_id__isnull=False),
+                name="cashaccount_unique_wise_balance",
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="cashaccount_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.currency})"
+
+    @property
+    def opening_balance(self) -> Decimal:
+        return from_minor(self.opening_balance_minor, self.currency)
+
+
+class TransactionQuerySet(models.QuerySet["Transaction"]):
+    def update(self, **kwargs: object) -> int:
+        raise ImmutableRecordError("Transaction lines are immutable.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ImmutableRecordError("Transaction lines are immutable.")
+
+
+class Transaction(models.Model):
+    """One line of a cash account's statement, stored once and never changed.
+
+    `amount_minor` is what moved the balance (signed; for Wise the fee is inside it, as
+    Wise reports it). `natural_key` is unique per account and derived the same way from
+    the API and from statement files, so overlapping sources store a line once. `digest`
+    chains each line to the previous one of its account (`seq` order).
+    """
+
+    class Direction(models.TextChoices):
+        CREDIT = "CREDIT", "Credit"
+        DEBIT = "DEBIT", "Debit"
+
+    class Source(models.TextChoices):
+        API = "API", "Wise API"
+        CSV = "CSV", "CSV file"
+        CAMT053 = "CAMT053", "CAMT.053 file"
+        MT940 = "MT940", "MT940 file"
+        MANUAL = "MANUAL", "Entered by hand"
+
+    account = models.ForeignKey(CashAccount, on_delete=models.PROTECT, related_name="transactions")
+    seq = models.PositiveIntegerField(help_text="Position in the account's hash chain, from 1.")
+    natural_key = models.CharField(max_length=255)
+    booked_at = models.DateTimeField()
+    booked_on = models.DateField(help_text="UTC date of booked_at.")
+    direction = models.CharField(max_length=6, choices=Direction.choices)
+    currency = models.CharField(max_length=3)
+    amount_minor = models.BigIntegerField()
+    fee_minor = models.BigIntegerField(default=0)
+    running_balance_minor = models.BigIntegerField(null=True, blank=True)
+    wise_type = models.CharField(max_length=40, default="UNKNOWN")
+    description = models.TextField(blank=True)
+    counterparty = models.CharField(max_length=300, blank=True)
+    reference_number = models.CharField(max_length=100, blank=True)
+    payment_reference = models.CharField(max_length=300, blank=True)
+    # The other side of a conversion (or the original amount of a card payment).
+    counter_currency = models.CharField(max_length=3, blank=True)
+    counter_amount_minor = models.BigIntegerField(null=True, blank=True)
+    fx_rate = models.DecimalField(max_digits=24, decimal_places=10, null=True, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    raw = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+    prev_digest = models.CharField(max_length=64, blank=True)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TransactionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-booked_at", "-seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "natural_key"], name="txn_unique_natural"),
+            models.UniqueConstraint(fields=["account", "seq"], name="txn_unique_seq"),
+            models.CheckConstraint(
+                condition=(
+                    Q(direction="CREDIT", amount_minor__gte=0)
+                    | Q(direction="DEBIT", amount_minor__lte=0)
+                ),
+                name="txn_direction_matches_sign",
+            ),
+            models.CheckConstraint(condition=Q(fee_minor__gte=0), name="txn_fee_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "booked_on"], name="txn_account_day"),
+            models.Index(fields=["booked_on", "id"], name="txn_day"),
+            models.Index(fields=["account", "-booked_at", "-seq"], name="txn_account_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.booked_on} {self.amount} {self.currency} {self.description[:40]}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise ImmutableRecordError("Transaction lines are immutable.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ImmutableRecordError("Transaction lines are immutable.")
+
+    @property
+    def amount(self) -> Decimal:
+        return from_minor(self.amount_minor, self.currency)
+
+    @property
+    def fee(self) -> Decimal:
+        return from_minor(self.fee_minor, self.currency)
+
+    @property
+    def running_balance(self) -> Decimal | None:
+        if self.running_balance_minor is None:
+            return None
+        return from_minor(self.running_balance_minor, self.currency)
+
+    @property
+    def counter_amount(self) -> Decimal | None:
+        if self.counter_amount_minor is None or not self.counter_currency:
+            return None
+        return from_minor(self.counter_amount_minor, self.counter_currency)
+
+
+class DailyBalance(models.Model):
+    """Closing balance and flows of one account on one day with activity.
+
+    Precomputed by every ingest (from the first changed day onward), so pages read a
+    handful of rows instead of summing history. Days without activity have no row: the
+    balance on any date is the closing of the latest row on or before it, or the
+    account's opening balance when there is none.
+    """
+
+    account = models.ForeignKey(CashAccount, on_delete=models.CASCADE, related_name="daily")
+    date = models.DateField()
+    closing_minor = models.BigIntegerField()
+    inflow_minor = models.BigIntegerField(default=0)
+    outflow_minor = models.BigIntegerField(default=0, help_text="Negative or zero.")
+    line_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["account", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "date"], name="daily_unique_day"),
+        ]
+        indexes = [models.Index(fields=["date"], name="daily_date")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.date} {self.closing_minor}"
+
+
+class BalanceSnapshot(models.Model):
+    """A balance as the institution reported it at a moment (for the balance proof)."""
+
+    account = models.ForeignKey(CashAccount, on_delete=models.CASCADE, related_name="snapshots")
+    taken_at = models.DateTimeField()
+    balance_minor = models.BigIntegerField()
+    source = models.CharField(max_length=20, default="WISE")
+    raw = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+
+    class Meta:
+        ordering = ["-taken_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "taken_at"], name="snapshot_unique_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} @ {self.taken_at:%Y-%m-%d %H:%M} {self.balance_minor}"
+
+    @property
+    def balance(self) -> Decimal:
+        return from_minor(self.balance_minor, self.account.currency)
+
+
+class SyncRun(models.Model):
+    """One run of a long job (a sync, an import, a push), with live progress for pages."""
+
+    class Kind(models.TextChoices):
+        WISE_BALANCES = "WISE_BALANCES", "Wise balances"
+        WISE_STATEMENTS = "WISE_STATEMENTS", "Wise statements"
+        FILE_IMPORT = "FILE_IMPORT", "Statement file"
+        RATES = "RATES", "FX rates"
+        XERO_PUSH = "XERO_PUSH", "Xero posting"
+        XERO_PULL = "XERO_PULL", "Xero read-back"
+        RULES = "RULES", "Rules"
+        RECONCILE = "RECONCILE", "Reconciliation"
+
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED", "Queued"
+        RUNNING = "RUNNING", "Running"
+        SUCCEEDED = "SUCCEEDED", "Succeeded"
+        FAILED = "FAILED", "Failed"
+        SKIPPED = "SKIPPED", "Skipped"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    account = models.ForeignKey(
+        CashAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_runs"
+    )
+    label = models.CharField(max_length=200, blank=True, help_text="File name or scope.")
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    detail = models.JSONField(encoder=DjangoJSONEncoder, default=dict, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["kind", "-started_at"], name="syncrun_kind_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.status} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def percent(self) -> int:
+        if not self.progress_total:
+            return 100 if self.status == self.Status.SUCCEEDED else 0
+        return min(100, int(self.progress_done * 100 / self.progress_total))

@@ -1,0 +1,17 @@
+"""The simulators `manage.py simulators` (and `make run`) start, by name.
+
+Each entry is `module:function`; the function takes `seed` and `port` keyword arguments
+and returns an unstarted `SimulatorServer`.
+"""
+
+import importlib
+
+from simulators.base import SimulatorServer
+
+SIMULATORS: dict[str, str] = {}
+
+
+def build(name: str, *, seed: int, port: int = 0) -> SimulatorServer:
+    module_name, function = SIMULATORS[name].split(":")
+    factory = getattr(importlib.import_module(module_name), function)
+    return factory(seed=seed, port=port)
