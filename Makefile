@@ -36,7 +36,7 @@ run: migrate
 ## make test: install test requirements and run the whole suite.
 test: export DEBUG = false
 test: install-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,12 @@ from treasury.services import user_create_accountant, user_create_owner
 PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105 - test users only
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 at production strength costs ~0.3 s a user; tests make hundreds."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def owner(db) -> User:
     return user_create_owner(username="olivia", email="olivia@example.com", password=PASSWORD)
