@@ -61,21 +61,19 @@ def _document(data: bytes) -> tuple[etree._Element, str]:
 
 
 class _Reader:
-    """XPath with the document's namespace bound to `c:`."""
+    """Element paths with the document's namespace bound to `c:`."""
 
     def __init__(self, namespace: str) -> None:
         self.ns = {"c": namespace}
 
     def all(self, node: etree._Element, path: str) -> list[etree._Element]:
-        return node.xpath(path, namespaces=self.ns)
+        return node.findall(path, namespaces=self.ns)
 
     def one(self, node: etree._Element, path: str) -> etree._Element | None:
-        found = self.all(node, path)
-        return found[0] if found else None
+        return node.find(path, namespaces=self.ns)
 
     def text(self, node: etree._Element, path: str) -> str:
-        found = self.one(node, path)
-        return (found.text or "").strip() if found is not None else ""
+        return (node.findtext(path, default="", namespaces=self.ns) or "").strip()
 
     def signed_amount(self, node: etree._Element, what: str) -> tuple[Decimal, str]:
         amount_node = self.one(node, "c:Amt")

@@ -14,7 +14,9 @@ envelope (`{1:…}{2:…}{4:` … `-}`) is allowed around them.
 """
 
 import re
+from bisect import bisect_right
 from datetime import UTC, date, datetime, time
+from itertools import accumulate
 from typing import Any
 
 import mt940 as mt940_lib
@@ -46,14 +48,15 @@ OPTIONS = mt940_lib.Options.all()  # the fixes the next mt940 major turns on by 
 class _Statement(mt940_lib.models.Transactions):
     """mt940's collection, taught which file line each tag came from."""
 
-    def __init__(self, line_numbers: list[int]) -> None:
+    def __init__(self, block: list[tuple[int, str]]) -> None:
         super().__init__(options=OPTIONS)
-        self.line_numbers = line_numbers  # file line of each line of the text parsed
+        self.line_numbers = [line_no for line_no, _ in block]  # file line of each text line
+        self.line_starts = list(accumulate((len(text) + 1 for _, text in block[:-1]), initial=0))
         self.tag_lines: dict[str, int] = {}
 
     def _process_match(self, match: re.Match[str], i: int, valid_matches: list[re.Match[str]],
                        data: str) -> None:  # fmt: skip
-        line_no = self.line_numbers[data.count("\n", 0, match.start())]
+        line_no = self.line_numbers[bisect_right(self.line_starts, match.start()) - 1]
         tag = match.group("full_tag")
         end = valid_matches[i + 1].start() if i + 1 < len(valid_matches) else len(data)
         value = data[match.end() : end].strip()
@@ -136,7 +139,7 @@ def _line(transaction: dict[str, Any], currency: str) -> StatementLine:
 
 
 def _statement_parse(block: list[tuple[int, str]]) -> tuple[_Statement, list[StatementLine]]:
-    statement = _Statement([line_no for line_no, _ in block])
+    statement = _Statement(block)
     statement.parse("\n".join(text for _, text in block))
     start = block[0][0]
     opening = _balance(statement, OPENINGS)
