@@ -16,6 +16,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("", include("accounts.statements.urls")),
     path("", include("ledger.urls")),
     path("", include("ledger.rules.urls")),
     path("", include("ledger.reconciliation.urls")),
