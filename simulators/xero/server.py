@@ -454,7 +454,7 @@ class XeroSimulator(SimulatorServer):
 
     def dispatch(self, request: SimRequest) -> SimResponse:
         if not (request.path.startswith(API) or request.path.startswith("/connections")):
-            return super().dispatch(request)
+            return self._identity_dispatch(request)
         grant, failure = self._authenticate(request)
         if failure is not None:
             return failure
@@ -485,6 +485,15 @@ class XeroSimulator(SimulatorServer):
             with self.lock:
                 self.load[tenant_id].in_flight -= 1
         response.headers.update(self._limit_headers(tenant_id))
+        if scripted is not None and scripted.kind == "late":
+            time.sleep(scripted.delay)
+        return response
+
+    def _identity_dispatch(self, request: SimRequest) -> SimResponse:
+        scripted = self._scripted_for(request) if not request.path.startswith("/_sim/") else None
+        if scripted is not None and scripted.kind == "status":
+            return SimResponse.json({"error": "server_error"}, status=scripted.status)
+        response = super().dispatch(request)
         if scripted is not None and scripted.kind == "late":
             time.sleep(scripted.delay)
         return response
