@@ -16,9 +16,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from accounts.lines import StatementLine
-from accounts.models import CashAccount, Transaction
+from accounts.models import CashAccount, Institution, Transaction
 from accounts.services import transactions_ingest
-from accounts.tests.factories import CashAccountFactory, InstitutionFactory
 
 START = datetime(2025, 1, 2, 8, 0, tzinfo=UTC)
 CENT = Decimal("0.01")
@@ -47,14 +46,21 @@ def _money(value: float | Decimal) -> Decimal:
 
 
 def demo_accounts() -> DemoBooks:
-    wise = InstitutionFactory()
+    """Plain ORM, not factory_boy: the benchmark uses this too, with runtime packages only."""
+    wise = Institution.objects.create(name="Wise", kind=Institution.Kind.WISE, country="BE")
+
+    def balance(
+        currency: str, name: str = "", kind: str = CashAccount.Kind.STANDARD
+    ) -> CashAccount:
+        return CashAccount.objects.create(
+            institution=wise, currency=currency, kind=kind, name=name or f"{currency} balance"
+        )
+
     return DemoBooks(
-        usd=CashAccountFactory(institution=wise, currency="USD"),
-        eur=CashAccountFactory(institution=wise, currency="EUR"),
-        gbp=CashAccountFactory(institution=wise, currency="GBP"),
-        jar=CashAccountFactory(
-            institution=wise, currency="EUR", name="Tax jar", kind=CashAccount.Kind.SAVINGS
-        ),
+        usd=balance("USD"),
+        eur=balance("EUR"),
+        gbp=balance("GBP"),
+        jar=balance("EUR", "Tax jar", CashAccount.Kind.SAVINGS),
     )
 
 
@@ -78,56 +84,104 @@ def wise_year(*, n: int = 400, seed: int = 11, books: DemoBooks | None = None) -
             amount = _money(rng.uniform(800, 9000))
             fee = _money(rng.choice((0, 0, 1.2, 4.37)))
             account = rng.choice((books.usd, books.eur, books.gbp))
-            out[account.pk].append(StatementLine(
-                booked_at=day, amount=amount - fee, fee=fee, currency=account.currency,
-                wise_type="DEPOSIT", counterparty=rng.choice(PAYERS),
-                description=f"Payment from {rng.choice(PAYERS)}",
-                reference_number=f"TRANSFER-{serial}",
-            ))  # fmt: skip
+            out[account.pk].append(
+                StatementLine(
+                    booked_at=day,
+                    amount=amount - fee,
+                    fee=fee,
+                    currency=account.currency,
+                    wise_type="DEPOSIT",
+                    counterparty=rng.choice(PAYERS),
+                    description=f"Payment from {rng.choice(PAYERS)}",
+                    reference_number=f"TRANSFER-{serial}",
+                )
+            )
         else:
             amount = _money(rng.uniform(3, 600))
             fee = _money(rng.choice((0, 0, 0, 0.35, 2.5)))
             account = rng.choice((books.usd, books.eur, books.gbp))
             merchant = rng.choice(MERCHANTS)
-            out[account.pk].append(StatementLine(
-                booked_at=day, amount=-(amount + fee), fee=fee, currency=account.currency,
-                wise_type="CARD", counterparty=merchant, description=f"Card payment {merchant}",
-                reference_number=f"CARD-{serial}",
-            ))  # fmt: skip
+            out[account.pk].append(
+                StatementLine(
+                    booked_at=day,
+                    amount=-(amount + fee),
+                    fee=fee,
+                    currency=account.currency,
+                    wise_type="CARD",
+                    counterparty=merchant,
+                    description=f"Card payment {merchant}",
+                    reference_number=f"CARD-{serial}",
+                )
+            )
         count = sum(len(lines) for lines in out.values())
     for account in books.accounts:
         transactions_ingest(account=account, lines=out[account.pk], source="API")
     return books
 
 
-def _conversion(out: dict[int, list[StatementLine]], source: CashAccount, target: CashAccount,
-                day: datetime, serial: int, rng: random.Random) -> None:  # fmt: skip
+def _conversion(
+    out: dict[int, list[StatementLine]],
+    source: CashAccount,
+    target: CashAccount,
+    day: datetime,
+    serial: int,
+    rng: random.Random,
+) -> None:
     rate = RATES[(source.currency, target.currency)]
     gross = _money(rng.uniform(200, 3000))
     fee = _money(gross * Decimal("0.0043"))
     received = _money((gross - fee) * rate)
     reference = f"BALANCE-{serial}"
-    out[source.pk].append(StatementLine(
-        booked_at=day, amount=-gross, fee=fee, currency=source.currency, wise_type="CONVERSION",
-        description=f"Converted {gross} {source.currency} to {received} {target.currency}",
-        reference_number=reference, counter_currency=target.currency, counter_amount=received,
-        fx_rate=rate,
-    ))  # fmt: skip
-    out[target.pk].append(StatementLine(
-        booked_at=day, amount=received, currency=target.currency, wise_type="CONVERSION",
-        description=f"Converted {gross} {source.currency} to {received} {target.currency}",
-        reference_number=reference, counter_currency=source.currency,
-        counter_amount=gross - fee, fx_rate=rate,
-    ))  # fmt: skip
+    out[source.pk].append(
+        StatementLine(
+            booked_at=day,
+            amount=-gross,
+            fee=fee,
+            currency=source.currency,
+            wise_type="CONVERSION",
+            description=f"Converted {gross} {source.currency} to {received} {target.currency}",
+            reference_number=reference,
+            counter_currency=target.currency,
+            counter_amount=received,
+            fx_rate=rate,
+        )
+    )
+    out[target.pk].append(
+        StatementLine(
+            booked_at=day,
+            amount=received,
+            currency=target.currency,
+            wise_type="CONVERSION",
+            description=f"Converted {gross} {source.currency} to {received} {target.currency}",
+            reference_number=reference,
+            counter_currency=source.currency,
+            counter_amount=gross - fee,
+            fx_rate=rate,
+        )
+    )
 
 
-def _jar_move(out: dict[int, list[StatementLine]], source: CashAccount, jar: CashAccount,
-              day: datetime, serial: int, rng: random.Random) -> None:  # fmt: skip
+def _jar_move(
+    out: dict[int, list[StatementLine]],
+    source: CashAccount,
+    jar: CashAccount,
+    day: datetime,
+    serial: int,
+    rng: random.Random,
+) -> None:
     amount = _money(rng.uniform(50, 500))
     reference = f"BALANCE-{serial}"
     for account, signed in ((source, -amount), (jar, amount)):
-        out[account.pk].append(StatementLine(
-            booked_at=day, amount=signed, currency=account.currency, wise_type="CONVERSION",
-            description=f"Moved {amount} EUR to Tax jar", reference_number=reference,
-            counter_currency="EUR", counter_amount=amount, fx_rate=Decimal(1),
-        ))  # fmt: skip
+        out[account.pk].append(
+            StatementLine(
+                booked_at=day,
+                amount=signed,
+                currency=account.currency,
+                wise_type="CONVERSION",
+                description=f"Moved {amount} EUR to Tax jar",
+                reference_number=reference,
+                counter_currency="EUR",
+                counter_amount=amount,
+                fx_rate=Decimal(1),
+            )
+        )

@@ -22,17 +22,22 @@ from simulators.xero.fixtures import xero_authorize, xero_connect_first_org
 def test_connect_uses_pkce_and_state_and_asks_which_organisation(owner_client, xero_sim):
     start = owner_client.post("/books/xero/connect/")
     query = parse_qs(urlsplit(start["Location"]).query)
-    assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0]
-    assert query["state"][0] and query["response_type"] == ["code"]
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["code_challenge"][0]
+    assert query["state"][0]
+    assert query["response_type"] == ["code"]
     scopes = set(query["scope"][0].split())
-    assert "offline_access" in scopes and "accounting.banktransactions" in scopes
+    assert "offline_access" in scopes
+    assert "accounting.banktransactions" in scopes
     assert not scopes & {"accounting.transactions", "accounting.reports.read"}
 
     xero_authorize(owner_client, xero_sim)
     connection = XeroConnection.objects.get()
     assert connection.status == XeroConnection.Status.CHOOSING
     assert {t["tenant_name"] for t in connection.tenants} == {
-        "Demo Company (US)", "Acme Consulting Ltd (UK)"}  # fmt: skip
+        "Demo Company (US)",
+        "Acme Consulting Ltd (UK)",
+    }
     page = owner_client.get("/books/xero/")
     assert b"Acme Consulting Ltd (UK)" in page.content
 
@@ -40,7 +45,8 @@ def test_connect_uses_pkce_and_state_and_asks_which_organisation(owner_client, x
     connection.refresh_from_db()
     organisation = connection.organisation
     assert connection.status == XeroConnection.Status.CONNECTED
-    assert organisation.base_currency == "USD" and organisation.multicurrency_allowed
+    assert organisation.base_currency == "USD"
+    assert organisation.multicurrency_allowed
     assert organisation.accounts.filter(type="BANK").count() == 1
     assert organisation.mode == XeroOrganisation.Mode.AUDIT_ONLY  # until the owner chooses
     with db_connection.cursor() as cursor:
@@ -72,8 +78,9 @@ def test_a_wrong_pkce_verifier_is_refused_by_xero(owner_client, xero_sim):
     consent = httpx.get(started.url, follow_redirects=False)
     code = parse_qs(urlsplit(consent.headers["Location"]).query)["code"][0]
     with pytest.raises(oauth.InvalidGrant):
-        oauth.code_exchange(code=code, redirect_uri="http://testserver/books/xero/callback/",
-                            code_verifier="x" * 64)  # fmt: skip
+        oauth.code_exchange(
+            code=code, redirect_uri="http://testserver/books/xero/callback/", code_verifier="x" * 64
+        )
 
 
 @pytest.mark.django_db
@@ -100,7 +107,7 @@ def test_an_expired_token_is_refreshed_once_for_two_concurrent_callers(owner, xe
         try:
             with client_open(organisation) as api:
                 results.append(api.currencies())
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
         finally:
             db_connection.close()
@@ -110,10 +117,12 @@ def test_an_expired_token_is_refreshed_once_for_two_concurrent_callers(owner, xe
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == [] and results == [["USD"], ["USD"]]
+    assert errors == []
+    assert results == [["USD"], ["USD"]]
     assert xero_sim.token_refreshes == 1
     connection.refresh_from_db()
-    assert connection.refresh_count == 1 and connection.refresh_token != old_refresh
+    assert connection.refresh_count == 1
+    assert connection.refresh_token != old_refresh
     assert connection.refresh_lease_until is None
 
 
@@ -157,18 +166,22 @@ def test_disconnect_deletes_the_connection_at_xero_and_forgets_the_tokens(owner_
     owner_client.post("/books/xero/disconnect/")
     connection = organisation.connections.get()
     assert connection.status == XeroConnection.Status.DISCONNECTED
-    assert connection.access_token == "" and connection.refresh_token == ""
+    assert connection.access_token == ""
+    assert connection.refresh_token == ""
     assert [c.tenant_id for c in xero_sim.connections.values()] == [xero_sim.tenant_ids[1]]
     assert b"Connect to Xero" in owner_client.get("/books/xero/").content
 
 
 @pytest.mark.django_db
 def test_a_custom_connection_uses_client_credentials(owner_client, xero_sim, settings):
-    settings.XERO_CLIENT_ID, settings.XERO_CLIENT_SECRET = (seed.CUSTOM_CLIENT_ID,
-                                                            seed.CUSTOM_CLIENT_SECRET)  # fmt: skip
+    settings.XERO_CLIENT_ID, settings.XERO_CLIENT_SECRET = (
+        seed.CUSTOM_CLIENT_ID,
+        seed.CUSTOM_CLIENT_SECRET,
+    )
     owner_client.post("/books/xero/custom/")
     connection = XeroConnection.objects.get()
-    assert connection.kind == XeroConnection.Kind.CUSTOM and connection.refresh_token == ""
+    assert connection.kind == XeroConnection.Kind.CUSTOM
+    assert connection.refresh_token == ""
     assert connection.organisation.tenant_id == xero_sim.tenant_ids[0]
     assert connection.organisation.base_currency == "USD"
     xero_sim.expire_access_tokens()  # no refresh token: a new client-credentials token

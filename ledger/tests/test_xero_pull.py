@@ -35,8 +35,10 @@ def test_read_back_stores_every_posted_line_with_its_key_and_pages(posted, xero_
     by_key = {posting_key_parse(e.reference): e for e in entries}
     for txn in books.lines():
         entry = by_key[txn.pk]
-        assert entry.amount_minor == txn.amount_minor and entry.currency == txn.currency
-        assert entry.date == txn.booked_on and entry.posting_key == f"bulwark:t{txn.pk}"
+        assert entry.amount_minor == txn.amount_minor
+        assert entry.currency == txn.currency
+        assert entry.date == txn.booked_on
+        assert entry.posting_key == f"bulwark:t{txn.pk}"
         assert entry.xero_id == Posting.objects.get(transaction=txn).xero_id
 
 
@@ -52,7 +54,8 @@ def test_later_read_backs_ask_only_for_changes(posted, xero_sim):
     before = len(xero_sim.requests)
     run = services.xero_pull(organisation_id=organisation.pk)
     listing = [r for r in xero_sim.requests[before:] if r.path.endswith("/BankTransactions")]
-    assert len(listing) == 1 and "if-modified-since" in listing[0].headers
+    assert len(listing) == 1
+    assert "if-modified-since" in listing[0].headers
     # The change, and the previous change again (the cursor's few seconds of overlap).
     assert run.detail["stored"] == 2
     second.refresh_from_db()
@@ -62,16 +65,25 @@ def test_later_read_backs_ask_only_for_changes(posted, xero_sim):
 def test_transfers_payments_and_foreign_lines_of_mapped_accounts(posted, xero_sim):
     _books, organisation = posted
     usd = organisation.mappings.get(cash_account__currency="USD").xero_account
-    native = xero_sim.native_feed_line(account_code="090", amount=Decimal("12.50"),
-                                       day=date(2025, 3, 1), reference="Wise feed")  # fmt: skip
-    xero_sim.payment_seed(account_code="090", amount=Decimal("300.00"), day=date(2025, 3, 2),
-                          reference="INV-7")  # fmt: skip
-    xero_sim.transfer_seed(from_code="090", to_code=_code_of(xero_sim, usd.account_id),
-                           amount=Decimal("40.00"), day=date(2025, 3, 3), reference="top up")  # fmt: skip
+    native = xero_sim.native_feed_line(
+        account_code="090", amount=Decimal("12.50"), day=date(2025, 3, 1), reference="Wise feed"
+    )
+    xero_sim.payment_seed(
+        account_code="090", amount=Decimal("300.00"), day=date(2025, 3, 2), reference="INV-7"
+    )
+    xero_sim.transfer_seed(
+        from_code="090",
+        to_code=_code_of(xero_sim, usd.account_id),
+        amount=Decimal("40.00"),
+        day=date(2025, 3, 3),
+        reference="top up",
+    )
     services.xero_pull(organisation_id=organisation.pk)
     assert not LedgerEntry.objects.filter(xero_id=native).exists()  # 090 is not mapped
     transfer = LedgerEntry.objects.get(kind="BANK_TRANSFER")
-    assert transfer.side == "TO" and transfer.amount_minor == 4000 and transfer.currency == "USD"
+    assert transfer.side == "TO"
+    assert transfer.amount_minor == 4000
+    assert transfer.currency == "USD"
     assert not LedgerEntry.objects.filter(xero_type__in=("SPEND-TRANSFER", "RECEIVE-TRANSFER"))
     assert not LedgerEntry.objects.filter(kind="PAYMENT").exists()  # paid into 090
 

@@ -31,9 +31,7 @@ def _ready(owner_client, xero_sim, n=200, **kwargs):
     return books, organisation
 
 
-def test_a_year_of_demo_lines_is_posted_once_and_posting_again_adds_nothing(
-    owner_client, xero_sim
-):
+def test_a_year_of_demo_lines_is_posted_once_and_posting_again_adds_nothing(owner_client, xero_sim):
     books, organisation = _ready(owner_client, xero_sim, n=400)
     run = services.xero_push(organisation_id=organisation.pk)
     assert run.status == "SUCCEEDED", (run.error, run.detail)
@@ -41,7 +39,8 @@ def test_a_year_of_demo_lines_is_posted_once_and_posting_again_adds_nothing(
     assert run.detail["calls"] == 8  # 400 lines in batches of 50
     ours = _ours(xero_sim)
     references = Counter(e["Reference"] for e in ours)
-    assert len(ours) == 400 and max(references.values()) == 1
+    assert len(ours) == 400
+    assert max(references.values()) == 1
     by_reference = {e["Reference"]: e for e in ours}
     for txn in books.lines():  # every line, in its own account, for its exact amount
         element = by_reference[push.posting_key(txn.pk)]
@@ -52,7 +51,8 @@ def test_a_year_of_demo_lines_is_posted_once_and_posting_again_adds_nothing(
 
     again = services.xero_push(organisation_id=organisation.pk)
     assert again.status == "SUCCEEDED"
-    assert again.detail["posted"] == 0 and again.detail["calls"] == 0
+    assert again.detail["posted"] == 0
+    assert again.detail["calls"] == 0
     assert xero_sim.writes == writes
     assert len(_ours(xero_sim)) == 400
 
@@ -62,8 +62,9 @@ def test_fees_are_their_own_line_and_uncategorized_lines_go_to_suspense(owner_cl
     spend = next(t for t in books.lines() if t.wise_type == "CARD" and t.fee_minor)
     received = next(t for t in books.lines() if t.wise_type == "DEPOSIT" and t.fee_minor)
     categorized = next(t for t in books.lines() if t.wise_type == "CARD" and t.pk != spend.pk)
-    Categorization.objects.create(transaction=categorized, account_code="485",
-                                  contact_name="Figma Inc")  # fmt: skip
+    Categorization.objects.create(
+        transaction=categorized, account_code="485", contact_name="Figma Inc"
+    )
     services.xero_push(organisation_id=organisation.pk)
     by_reference = {e["Reference"]: e for e in _ours(xero_sim)}
     suspense, fee = organisation.suspense_account_code, organisation.fee_account_code
@@ -89,8 +90,9 @@ def test_a_spend_with_its_fee_inside_posts_the_net_and_the_fee(owner_client, xer
     from ledger.tests.factories import demo_accounts
 
     books = demo_accounts()
-    transactions_ingest(account=books.eur, lines=[line("-1004.37", fee=Decimal("4.37"))],
-                        source="API")  # fmt: skip
+    transactions_ingest(
+        account=books.eur, lines=[line("-1004.37", fee=Decimal("4.37"))], source="API"
+    )
     organisation = mapped(owner_client, connected(owner_client, xero_sim), books)
     services.xero_push(organisation_id=organisation.pk)
     (element,) = _ours(xero_sim)
@@ -98,7 +100,8 @@ def test_a_spend_with_its_fee_inside_posts_the_net_and_the_fee(owner_client, xer
         Decimal("1000.00"),
         Decimal("4.37"),
     ]
-    assert element["Total"] == Decimal("1004.37") and element["Type"] == "SPEND"
+    assert element["Total"] == Decimal("1004.37")
+    assert element["Type"] == "SPEND"
 
 
 def test_conversions_go_through_the_clearing_account_and_net_out_in_base(owner_client, xero_sim):
@@ -122,7 +125,9 @@ def test_conversions_go_through_the_clearing_account_and_net_out_in_base(owner_c
             base_amounts.append(sign * clearing_line["LineAmount"] / element["CurrencyRate"])
         kinds[tuple(sorted(t.currency for t in legs))] += 1
         assert abs(sum(base_amounts)) < Decimal("0.02"), (legs, base_amounts)
-    assert kinds[("EUR", "USD")] and kinds[("EUR", "GBP")] and kinds[("EUR", "EUR")]
+    assert kinds[("EUR", "USD")]
+    assert kinds[("EUR", "GBP")]
+    assert kinds[("EUR", "EUR")]
 
 
 def test_a_crash_between_the_call_and_the_local_write_does_not_double_post(
@@ -147,9 +152,11 @@ def test_a_crash_between_the_call_and_the_local_write_does_not_double_post(
 
     monkeypatch.setattr(push.Pusher, "_results_store", original)
     run = services.xero_push(organisation_id=organisation.pk)
-    assert run.detail["found"] == 50 and run.detail["posted"] == 20
+    assert run.detail["found"] == 50
+    assert run.detail["posted"] == 20
     ours = _ours(xero_sim)
-    assert len(ours) == 120 and len({e["Reference"] for e in ours}) == 120
+    assert len(ours) == 120
+    assert len({e["Reference"] for e in ours}) == 120
     assert not Posting.objects.exclude(state=Posting.State.POSTED).exists()
     assert set(Posting.objects.values_list("xero_id", flat=True)) == {
         e["BankTransactionID"] for e in ours
@@ -163,9 +170,11 @@ def test_a_lost_reply_to_a_batch_is_resolved_in_the_same_run(owner_client, xero_
     xero_sim.script_fault("PUT", r"/BankTransactions$", kind="late", delay=1.5)
     run = services.xero_push(organisation_id=organisation.pk)
     assert run.status == "SUCCEEDED", run.detail
-    assert run.detail["found"] == 50 and run.detail["posted"] == 50
+    assert run.detail["found"] == 50
+    assert run.detail["posted"] == 50
     ours = _ours(xero_sim)
-    assert len(ours) == 100 and len({e["Reference"] for e in ours}) == 100
+    assert len(ours) == 100
+    assert len({e["Reference"] for e in ours}) == 100
 
 
 def test_refused_lines_keep_xero_errors_and_the_others_are_posted(owner_client, xero_sim):
@@ -174,13 +183,15 @@ def test_refused_lines_keep_xero_errors_and_the_others_are_posted(owner_client, 
     for txn in bad:
         Categorization.objects.create(transaction=txn, account_code="999")
     run = services.xero_push(organisation_id=organisation.pk)
-    assert run.detail["posted"] == 77 and run.detail["refused"] == 3
+    assert run.detail["posted"] == 77
+    assert run.detail["refused"] == 3
     refused = Posting.objects.filter(state=Posting.State.ERROR)
     assert {p.transaction_id for p in refused} == {t.pk for t in bad}
     assert all("'999' is not a valid code" in p.errors[0] for p in refused)
     assert len(_ours(xero_sim)) == 77
     page = owner_client.get("/books/xero/")
-    assert b"Refused by Xero" in page.content and b"is not a valid code" in page.content
+    assert b"Refused by Xero" in page.content
+    assert b"is not a valid code" in page.content
 
     Categorization.objects.filter(transaction__in=bad).update(account_code="429")
     owner_client.post("/books/xero/retry/")
@@ -209,14 +220,15 @@ def test_a_confirmed_repost_updates_the_line_in_xero(owner_client, xero_sim):
     posting.repost_requested = True  # what "Re-post" does for lines changed since posting
     posting.save()
     run = services.xero_push(organisation_id=organisation.pk)
-    assert run.detail["updated"] == 1 and run.detail["posted"] == 0
+    assert run.detail["updated"] == 1
+    assert run.detail["posted"] == 0
     element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.xero_id)
     assert element["LineItems"][0]["AccountCode"] == "453"
     assert len(_ours(xero_sim)) == 20
 
 
 def test_an_update_refused_for_a_reconciled_line_is_shown(owner_client, xero_sim):
-    books, organisation = _ready(owner_client, xero_sim, n=10)
+    _books, organisation = _ready(owner_client, xero_sim, n=10)
     services.xero_push(organisation_id=organisation.pk)
     posting = Posting.objects.first()
     xero_sim.reconcile(posting.xero_id)
@@ -224,7 +236,8 @@ def test_an_update_refused_for_a_reconciled_line_is_shown(owner_client, xero_sim
     run = services.xero_push(organisation_id=organisation.pk)
     assert run.detail["refused"] == 1
     posting.refresh_from_db()
-    assert posting.state == Posting.State.ERROR and posting.xero_id
+    assert posting.state == Posting.State.ERROR
+    assert posting.xero_id
     assert "reconciled" in posting.errors[0]
 
 
@@ -233,13 +246,18 @@ def test_429s_are_waited_out_and_counted(owner_client, xero_sim):
     xero_sim.limits_set(minute=3, minute_seconds=2.0)
     connection = organisation.connections.get()
     for _ in range(3):  # someone else spends this minute's budget
-        httpx.get(f"{xero_sim.url}/api.xro/2.0/Organisation",
-                  headers={"Authorization": f"Bearer {connection.access_token}",
-                           "xero-tenant-id": organisation.tenant_id})  # fmt: skip
+        httpx.get(
+            f"{xero_sim.url}/api.xro/2.0/Organisation",
+            headers={
+                "Authorization": f"Bearer {connection.access_token}",
+                "xero-tenant-id": organisation.tenant_id,
+            },
+        )
     run = services.xero_push(organisation_id=organisation.pk)
     assert run.status == "SUCCEEDED", run.detail
     assert run.detail["retries_429"] >= 1
-    assert run.detail["posted"] == 150 and len(_ours(xero_sim)) == 150
+    assert run.detail["posted"] == 150
+    assert len(_ours(xero_sim)) == 150
     organisation.refresh_from_db()
     assert organisation.retries_429 >= run.detail["retries_429"]
 
@@ -269,7 +287,8 @@ def test_the_day_budget_running_low_stops_cleanly_and_posting_resumes(
     run = services.xero_push(organisation_id=organisation.pk)
     assert run.status == "SUCCEEDED"
     ours = _ours(xero_sim)
-    assert len(ours) == 400 and len({e["Reference"] for e in ours}) == 400
+    assert len(ours) == 400
+    assert len({e["Reference"] for e in ours}) == 400
     assert used > 0
 
 
@@ -278,15 +297,21 @@ def test_audit_only_never_writes_to_xero(owner_client, xero_sim):
     organisation = connected(owner_client, xero_sim, posts=False)
     assert organisation.mode == "AUDIT_ONLY"
     bank = next(a for a in organisation.accounts.all() if a.type == "BANK")
-    data = {f"cash_{books.usd.pk}": bank.account_id, "fee": "404", "fx_clearing": "610",
-            "suspense": "800"}  # fmt: skip
+    data = {
+        f"cash_{books.usd.pk}": bank.account_id,
+        "fee": "404",
+        "fx_clearing": "610",
+        "suspense": "800",
+    }
     owner_client.post("/books/xero/mapping/", data)
     owner_client.post("/books/xero/mapping/", {**data, "fx_clearing": "new"})  # refused
     owner_client.post("/books/xero/push/")
     run = services.xero_push(organisation_id=organisation.pk)
     call_command("sync_xero", "--push", "--pull")
-    assert run.status == "SKIPPED" and "Audit only" in run.detail["reason"]
+    assert run.status == "SKIPPED"
+    assert "Audit only" in run.detail["reason"]
     with pytest.raises(AuditOnly):
         client_open(organisation).currency_add("EUR")
     assert xero_sim.writes == 0
-    assert xero_sim.requests_to("PUT", ".") == [] and xero_sim.requests_to("POST", "/api") == []
+    assert xero_sim.requests_to("PUT", ".") == []
+    assert xero_sim.requests_to("POST", "/api") == []
