@@ -21,7 +21,7 @@ from ledger.xero import mapping, oauth
 from ledger.xero.client import AuthorizationFailed, XeroError
 from ledger.xero.limits import DayBudgetLow
 from ledger.xero.pull import Puller
-from ledger.xero.push import Pusher, lines_unposted
+from ledger.xero.push import Pusher, PushResult, lines_unposted
 from ledger.xero.session import (
     budget_record,
     client_for_connection,
@@ -292,29 +292,38 @@ def xero_push(*, organisation_id: int, limit: int | None = None) -> SyncRun:
     try:
         run.progress_total = lines_unposted(organisation).count()
         run.save(update_fields=["progress_total"])
-        with client_open(organisation, writes=True) as client:
-            pusher = Pusher(organisation, client)
-            try:
-                result = pusher.run(limit=limit)
-            except XeroError as exc:
-                budget_record(organisation, client.budget)
-                return _run_finish(
-                    run, SyncRun.Status.FAILED, error=str(exc), **asdict(pusher.result)
-                )
-            budget_record(organisation, client.budget)
-            calls, retries = client.budget.calls, client.budget.retries_429
-        organisation.last_push_at = timezone.now()
-        if not result.stopped:
-            organisation.paused_until, organisation.pause_reason = None, ""
-        organisation.save(update_fields=["last_push_at", "paused_until", "pause_reason"])
-        run.progress_done = run.created_count = result.posted + result.found
-        run.skipped_count = result.skipped
-        status = SyncRun.Status.SUCCEEDED if not result.refused else SyncRun.Status.FAILED
-        return _run_finish(
-            run, status, error=result.stopped, calls=calls, retries_429=retries, **asdict(result)
-        )
+        return _push_run(organisation, run, limit)
     finally:
         _lease_release(organisation, "push_lease_until")
+
+
+def _push_run(organisation: XeroOrganisation, run: SyncRun, limit: int | None) -> SyncRun:
+    def progress(result: PushResult) -> None:
+        run.progress_done = result.posted + result.found + result.refused
+        run.save(update_fields=["progress_done"])
+
+    try:
+        client = client_open(organisation, writes=True)
+    except XeroError as exc:
+        return _run_finish(run, SyncRun.Status.FAILED, error=str(exc))
+    with client:
+        pusher = Pusher(organisation, client, on_progress=progress)
+        try:
+            result = pusher.run(limit=limit)
+        except XeroError as exc:
+            return _run_finish(run, SyncRun.Status.FAILED, error=str(exc), **asdict(pusher.result))
+        finally:
+            budget_record(organisation, client.budget)
+    organisation.last_push_at = timezone.now()
+    if not result.stopped:
+        organisation.paused_until, organisation.pause_reason = None, ""
+    organisation.save(update_fields=["last_push_at", "paused_until", "pause_reason"])
+    run.progress_done = run.created_count = result.posted + result.found
+    run.skipped_count = result.skipped
+    # Lines Xero refused are per-line outcomes, shown on the page; the run itself worked.
+    return _run_finish(run, SyncRun.Status.SUCCEEDED, error=result.stopped,
+                       calls=client.budget.calls, retries_429=client.budget.retries_429,
+                       **asdict(result))  # fmt: skip
 
 
 def xero_pull(*, organisation_id: int) -> SyncRun:
@@ -328,22 +337,27 @@ def xero_pull(*, organisation_id: int) -> SyncRun:
     if not _lease(organisation, "pull_lease_until"):
         return _run_finish(run, SyncRun.Status.SKIPPED, reason="Another read-back is running")
     try:
-        with client_open(organisation) as client:
-            puller = Puller(organisation, client)
-            try:
-                result = puller.run()
-            except (XeroError, DayBudgetLow) as exc:
-                budget_record(organisation, client.budget)
-                return _run_finish(run, SyncRun.Status.FAILED, error=str(exc))
-            budget_record(organisation, client.budget)
-        organisation.last_pull_at = timezone.now()
-        organisation.save(update_fields=["last_pull_at"])
-        run.progress_done = run.progress_total = run.created_count = result.stored
-        return _run_finish(
-            run, SyncRun.Status.SUCCEEDED, calls=client.budget.calls, **asdict(result)
-        )
+        return _pull_run(organisation, run)
     finally:
         _lease_release(organisation, "pull_lease_until")
+
+
+def _pull_run(organisation: XeroOrganisation, run: SyncRun) -> SyncRun:
+    try:
+        client = client_open(organisation)
+    except XeroError as exc:
+        return _run_finish(run, SyncRun.Status.FAILED, error=str(exc))
+    with client:
+        try:
+            result = Puller(organisation, client).run()
+        except (XeroError, DayBudgetLow) as exc:
+            return _run_finish(run, SyncRun.Status.FAILED, error=str(exc))
+        finally:
+            budget_record(organisation, client.budget)
+    organisation.last_pull_at = timezone.now()
+    organisation.save(update_fields=["last_pull_at"])
+    run.progress_done = run.progress_total = run.created_count = result.stored
+    return _run_finish(run, SyncRun.Status.SUCCEEDED, calls=client.budget.calls, **asdict(result))
 
 
 def xero_repost_stale(*, organisation: XeroOrganisation) -> int:

@@ -145,3 +145,34 @@ def test_never_more_than_five_calls_in_flight_per_organisation(owner, xero_sim):
     assert errors == []
     assert xero_sim.max_in_flight == 5  # the cap was reached, never passed
     assert xero_sim.rate_limited == 0
+
+
+@pytest.mark.django_db
+def test_the_posting_region_renders_alone_for_htmx_in_constant_queries(owner_client, xero_sim):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ledger import services
+    from ledger.models import Posting
+    from ledger.rules.models import Categorization
+    from ledger.tests.factories import wise_year
+
+    books = wise_year(n=60)
+    organisation = mapped(owner_client, connected(owner_client, xero_sim), books)
+    lines = [t for t in books.lines() if t.wise_type == "CARD"]
+    for txn in lines[:3]:
+        Categorization.objects.create(transaction=txn, account_code="999")
+    services.xero_push(organisation_id=organisation.pk)
+    services.xero_pull(organisation_id=organisation.pk)
+    headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "posting"}
+    with CaptureQueriesContext(connection) as few:
+        region = owner_client.get("/books/xero/", **headers)
+    content = region.content.decode()
+    assert content.lstrip().startswith('<section class="card" id="posting"')
+    assert "<html" not in content
+    assert content.count("is not a valid code") == 3
+
+    Posting.objects.filter(transaction__in=lines[3:13]).update(state="ERROR", errors=["No."])
+    with CaptureQueriesContext(connection) as many:
+        owner_client.get("/books/xero/", **headers)
+    assert len(many.captured_queries) == len(few.captured_queries)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -137,8 +137,13 @@ class Pusher:
     """One push run for one organisation (see the module docstring)."""
 
     def __init__(
-        self, organisation: XeroOrganisation, client: XeroClient, batch_size: int = BATCH_SIZE
+        self,
+        organisation: XeroOrganisation,
+        client: XeroClient,
+        batch_size: int = BATCH_SIZE,
+        on_progress: Callable[[PushResult], None] | None = None,
     ) -> None:
+        self.on_progress = on_progress
         self.org = organisation
         self.client = client
         self.batch_size = batch_size
@@ -278,6 +283,8 @@ class Pusher:
             self._pending_resolve(records)
             return
         self._results_store(batch, records, results)
+        if self.on_progress is not None:
+            self.on_progress(self.result)
 
     def _records_write(self, batch: list[_Item], operation: str) -> list[Posting]:
         """The PENDING records of the batch, committed before the call."""
