@@ -290,6 +290,12 @@ def xero_push(*, organisation_id: int, limit: int | None = None) -> SyncRun:
     if not _lease(organisation, "push_lease_until"):
         return _run_finish(run, SyncRun.Status.SKIPPED, reason="Another push is running")
     try:
+        # Holding the lease, any other RUNNING push of this organisation was killed.
+        SyncRun.objects.filter(
+            kind=SyncRun.Kind.XERO_PUSH, status=SyncRun.Status.RUNNING, label=organisation.name
+        ).exclude(pk=run.pk).update(
+            status=SyncRun.Status.FAILED, error="Interrupted", finished_at=timezone.now()
+        )
         run.progress_total = lines_unposted(organisation).count()
         run.save(update_fields=["progress_total"])
         return _push_run(organisation, run, limit)
@@ -321,9 +327,14 @@ def _push_run(organisation: XeroOrganisation, run: SyncRun, limit: int | None) -
     run.progress_done = run.created_count = result.posted + result.found
     run.skipped_count = result.skipped
     # Lines Xero refused are per-line outcomes, shown on the page; the run itself worked.
-    return _run_finish(run, SyncRun.Status.SUCCEEDED, error=result.stopped,
-                       calls=client.budget.calls, retries_429=client.budget.retries_429,
-                       **asdict(result))  # fmt: skip
+    return _run_finish(
+        run,
+        SyncRun.Status.SUCCEEDED,
+        error=result.stopped,
+        calls=client.budget.calls,
+        retries_429=client.budget.retries_429,
+        **asdict(result),
+    )
 
 
 def xero_pull(*, organisation_id: int) -> SyncRun:
