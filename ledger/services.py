@@ -129,8 +129,12 @@ def xero_custom_connect(*, user: AbstractBaseUser) -> XeroOrganisation:
         )
     # The organisation's id comes from the API itself: a custom connection has no
     # /connections list and sends no tenant header.
-    with client_for_connection(connection, tenant_id=None) as client:
-        info = client.organisation()
+    try:
+        with client_for_connection(connection, tenant_id=None) as client:
+            info = client.organisation()
+    except XeroError as exc:
+        xero_disconnect(connection=connection)
+        raise ConnectError(f"Xero refused the custom connection: {exc}") from exc
     organisation, _ = XeroOrganisation.objects.get_or_create(
         tenant_id=info.organisation_id, defaults={"name": info.name}
     )

@@ -315,3 +315,26 @@ def test_audit_only_never_writes_to_xero(owner_client, xero_sim):
     assert xero_sim.writes == 0
     assert xero_sim.requests_to("PUT", ".") == []
     assert xero_sim.requests_to("POST", "/api") == []
+
+
+def test_a_second_push_while_one_runs_skips_and_the_command_reports(owner_client, xero_sim):
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.utils import timezone
+
+    _books, organisation = _ready(owner_client, xero_sim, n=30)
+    organisation.push_lease_until = timezone.now() + timedelta(minutes=5)
+    organisation.save()
+    writes = xero_sim.writes  # creating the mapped accounts
+    run = services.xero_push(organisation_id=organisation.pk)
+    assert run.status == "SKIPPED"
+    assert run.detail["reason"] == "Another push is running"
+    assert xero_sim.writes == writes
+
+    organisation.push_lease_until = None
+    organisation.save()
+    out = StringIO()
+    call_command("sync_xero", "--push", stdout=out)
+    assert "push: Succeeded · posted 30" in out.getvalue()
+    assert len(_ours(xero_sim)) == 30

@@ -171,8 +171,11 @@ def _api(access_token: str) -> httpx.Client:
 
 
 def connections_list(*, access_token: str) -> list[Tenant]:
-    with _api(access_token) as http:
-        response = http.get("/connections")
+    try:
+        with _api(access_token) as http:
+            response = http.get("/connections")
+    except httpx.HTTPError as exc:
+        raise OAuthFailed("unavailable", f"Xero did not answer: {exc!r}") from exc
     if response.status_code != 200:
         raise OAuthFailed("connections", f"Xero answered {response.status_code}")
     return [
@@ -189,8 +192,11 @@ def connections_list(*, access_token: str) -> list[Tenant]:
 
 def connection_delete(*, access_token: str, connection_id: str) -> bool:
     """Disconnect one tenant (`DELETE /connections/{id}`); False when it was already gone."""
-    with _api(access_token) as http:
-        response = http.delete(f"/connections/{connection_id}")
+    try:
+        with _api(access_token) as http:
+            response = http.delete(f"/connections/{connection_id}")
+    except httpx.HTTPError as exc:
+        raise OAuthFailed("unavailable", f"Xero did not answer: {exc!r}") from exc
     if response.status_code not in (204, 404):
         raise OAuthFailed("disconnect", f"Xero answered {response.status_code}")
     return response.status_code == 204

@@ -103,6 +103,10 @@ def _operation(posting: Posting) -> str:
     return Posting.Operation.UPDATE if posting.xero_id else Posting.Operation.CREATE
 
 
+class _Stopped(Exception):
+    """Stop this run cleanly; the next one carries on (its reason is kept)."""
+
+
 class _Wait(Exception):
     """The line cannot be built yet (its conversion's other leg is not posted)."""
 
@@ -194,6 +198,8 @@ class Pusher:
         except DayBudgetLow as exc:
             self.result.stopped = str(exc)
             self._pause(exc.retry_after)
+        except _Stopped as exc:
+            self.result.stopped = str(exc)
         return self.result
 
     def _pause(self, retry_after: int | None) -> None:
@@ -270,7 +276,9 @@ class Pusher:
             self.unknown += 1
             self.result.errors.append(str(exc))
             if self.unknown > MAX_UNKNOWN_PER_RUN:
-                raise DayBudgetLow(-1, 600) from exc  # stop; the next run resolves
+                raise _Stopped(
+                    "Xero's replies keep getting lost; the next run resolves them"
+                ) from exc
             resend = self._pending_resolve(records)
             self._send_all([_Item(p.transaction, p, p.operation) for p in resend])
             return
