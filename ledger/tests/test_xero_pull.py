@@ -106,3 +106,25 @@ def _code_of(sim, account_id):
 def _give_code(sim, account_id):
     sim.org().accounts[account_id]["Code"] = "091"
     return "091"
+
+
+def test_changes_made_in_xero_come_back_on_the_next_read(posted, xero_sim):
+    _books, organisation = posted
+    services.xero_pull(organisation_id=organisation.pk)
+    changed, deleted = LedgerEntry.objects.filter(xero_type="SPEND")[:2]
+    xero_sim.advance(60)
+    xero_sim.bank_transaction_amend(changed.xero_id, total=Decimal("1.23"), day=date(2025, 6, 1))
+    xero_sim.bank_transaction_amend(deleted.xero_id, status="DELETED")
+    services.xero_pull(organisation_id=organisation.pk)
+    changed.refresh_from_db()
+    deleted.refresh_from_db()
+    assert changed.amount_minor == -123
+    assert changed.date == date(2025, 6, 1)
+    assert deleted.status == "DELETED"
+
+
+def test_posting_keys_parse_back_to_lines():
+    assert posting_key_parse("bulwark:t42") == 42
+    assert posting_key_parse("bulwark:tx") is None
+    assert posting_key_parse("Wise feed") is None
+    assert posting_key_parse("") is None

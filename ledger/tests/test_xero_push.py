@@ -338,3 +338,25 @@ def test_a_second_push_while_one_runs_skips_and_the_command_reports(owner_client
     call_command("sync_xero", "--push", stdout=out)
     assert "push: Succeeded · posted 30" in out.getvalue()
     assert len(_ours(xero_sim)) == 30
+
+
+def test_a_crash_before_the_call_leaves_nothing_posted_twice_or_lost(
+    owner_client, xero_sim, monkeypatch
+):
+    from ledger.xero.client import XeroClient
+
+    _books, organisation = _ready(owner_client, xero_sim, n=70)
+    original = XeroClient.bank_transactions_write
+
+    def killed(self, *args, **kwargs):
+        raise KeyboardInterrupt("killed after writing the records, before the call")
+
+    monkeypatch.setattr(XeroClient, "bank_transactions_write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        services.xero_push(organisation_id=organisation.pk)
+    assert Posting.objects.filter(state=Posting.State.PENDING).count() == 50
+    monkeypatch.setattr(XeroClient, "bank_transactions_write", original)
+    run = services.xero_push(organisation_id=organisation.pk)
+    assert run.detail["found"] == 0
+    assert run.detail["posted"] == 70
+    assert len(_ours(xero_sim)) == 70

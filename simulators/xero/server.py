@@ -353,6 +353,30 @@ class XeroSimulator(SimulatorServer):
             element["IsReconciled"] = True
             element["UpdatedDateUTC"] = org.stamp(self.now())
 
+    def bank_transaction_amend(
+        self,
+        bank_transaction_id: str,
+        *,
+        total: Decimal | None = None,
+        day: date | None = None,
+        status: str | None = None,
+        tenant_id: str | None = None,
+    ) -> None:
+        """Change a bank transaction as a person in Xero would (amount, date, deletion)."""
+        org = self.orgs[tenant_id] if tenant_id else self.org()
+        with self.lock:
+            element = org.bank_transactions[bank_transaction_id]
+            if total is not None:
+                lines = element["LineItems"]
+                rest = sum((li["LineAmount"] for li in lines[1:]), Decimal(0))
+                lines[0]["LineAmount"] = lines[0]["UnitAmount"] = total - rest
+                element["SubTotal"] = element["Total"] = total
+            if day is not None:
+                element["Date"], element["DateString"] = ms_date(day), f"{day}T00:00:00"
+            if status is not None:
+                element["Status"] = status
+            element["UpdatedDateUTC"] = org.stamp(self.now())
+
     def payment_seed(
         self,
         *,
