@@ -34,6 +34,7 @@ import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -163,28 +164,15 @@ class Pusher:
     # --- the run -------------------------------------------------------------------------
 
     def run(self, *, limit: int | None = None) -> PushResult:
+        """Resolve unknown outcomes, send confirmed updates, then retries and new lines."""
+        related = ("transaction__categorization", "transaction__account")
         try:
-            unresolved = self._pending_resolve(
-                Posting.objects.filter(
-                    organisation=self.org, state=Posting.State.PENDING
-                ).select_related("transaction__categorization", "transaction__account")
-            )
+            pending = Posting.objects.filter(organisation=self.org, state=Posting.State.PENDING)
+            unresolved = self._pending_resolve(pending.select_related(*related))
             self._auto_retry_mark()
-            again = (
-                list(
-                    postings_to_resend(self.org).select_related(
-                        "transaction__categorization", "transaction__account"
-                    )
-                )
-                + unresolved
-            )
-            self._send_all(
-                [
-                    _Item(p.transaction, p, _operation(p))
-                    for p in again
-                    if _operation(p) == Posting.Operation.UPDATE
-                ]
-            )
+            again = [*postings_to_resend(self.org).select_related(*related), *unresolved]
+            updates = [p for p in again if _operation(p) == Posting.Operation.UPDATE]
+            self._send_all([_Item(p.transaction, p, Posting.Operation.UPDATE) for p in updates])
             creates = [
                 _Item(p.transaction, p, Posting.Operation.CREATE)
                 for p in again
@@ -204,7 +192,7 @@ class Pusher:
 
     def _pause(self, retry_after: int | None) -> None:
         seconds = retry_after if retry_after else 3600
-        self.org.paused_until = timezone.now() + timezone.timedelta(seconds=seconds)
+        self.org.paused_until = timezone.now() + timedelta(seconds=seconds)
         self.org.pause_reason = "Xero's daily call budget is low; posting resumes later"
         self.org.save(update_fields=["paused_until", "pause_reason"])
 
@@ -268,7 +256,7 @@ class Pusher:
         self.result.batches += 1
         try:
             results = self.client.bank_transactions_write(
-                [item.element for item in batch if item.element is not None],
+                [item.element or {} for item in batch],
                 idempotency_key=records[0].batch_key,
                 update=operation == Posting.Operation.UPDATE,
             )
@@ -287,7 +275,13 @@ class Pusher:
             # Any other failure leaves them PENDING, to be looked up before a resend.
             self._records_revert(batch)
             raise
-        if len(results) != len(batch):
+        mismatched = len(results) != len(batch) or any(
+            result.ok and result.reference != posting.key
+            for result, posting in zip(results, records, strict=False)
+        )
+        if mismatched:
+            # Replies are matched to lines by position; if that cannot be trusted, the
+            # References in Xero decide (what is not found waits for the next run).
             self._pending_resolve(records)
             return
         self._results_store(batch, records, results)
