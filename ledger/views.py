@@ -4,6 +4,8 @@ controls from the accountant."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -145,48 +147,49 @@ def xero_disconnect(request: HttpRequest) -> HttpResponse:
     return _back(request)
 
 
-def _connected_or_back(request: HttpRequest) -> XeroOrganisation | None:
-    organisation = _organisation()
-    if organisation is None:
-        messages.error(request, "Connect Xero and choose an organisation first.")
-    return organisation
+def organisation_action(
+    view: Callable[[HttpRequest, XeroOrganisation], None],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A POST acting on the connected organisation: the view sets its messages, and the
+    owner lands back on the page (or sees why nothing could be done)."""
 
-
-@require_POST
-def xero_mode(request: HttpRequest) -> HttpResponse:
-    organisation = _connected_or_back(request)
-    if organisation is None:
+    @require_POST
+    @wraps(view)
+    def wrapped(request: HttpRequest) -> HttpResponse:
+        organisation = _organisation()
+        if organisation is None:
+            messages.error(request, "Connect Xero and choose an organisation first.")
+        else:
+            view(request, organisation)
         return _back(request)
+
+    return wrapped
+
+
+@organisation_action
+def xero_mode(request: HttpRequest, organisation: XeroOrganisation) -> None:
     form = ModeForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
-        return _back(request)
+        return
     services.xero_mode_set(
         organisation=organisation, mode=form.cleaned_data["mode"], user=request.user
     )
     messages.success(request, f"Mode: {organisation.get_mode_display()}.")
-    return _back(request)
 
 
-@require_POST
-def xero_settings_refresh(request: HttpRequest) -> HttpResponse:
-    organisation = _connected_or_back(request)
-    if organisation is None:
-        return _back(request)
+@organisation_action
+def xero_settings_refresh(request: HttpRequest, organisation: XeroOrganisation) -> None:
     try:
         services.xero_settings_refresh(organisation=organisation)
         messages.success(request, "Read the organisation's settings and accounts from Xero.")
     except (XeroError, DayBudgetLow) as exc:
         messages.error(request, f"Could not read Xero: {exc}")
-    return _back(request)
 
 
-@require_POST
-def xero_mapping(request: HttpRequest) -> HttpResponse:
-    organisation = _connected_or_back(request)
-    if organisation is None:
-        return _back(request)
+@organisation_action
+def xero_mapping(request: HttpRequest, organisation: XeroOrganisation) -> None:
     form = MappingForm(
         request.POST,
         organisation=organisation,
@@ -195,7 +198,7 @@ def xero_mapping(request: HttpRequest) -> HttpResponse:
     )
     if not form.is_valid():
         messages.error(request, "Some choices are not available any more; read them again.")
-        return _back(request)
+        return
     data = form.cleaned_data
     try:
         services.xero_mapping_save(
@@ -208,48 +211,34 @@ def xero_mapping(request: HttpRequest) -> HttpResponse:
         )
     except mapping.MappingError as exc:
         messages.error(request, str(exc))
-        return _back(request)
     except (XeroError, DayBudgetLow) as exc:
         messages.error(request, f"Xero refused: {exc}")
-        return _back(request)
-    messages.success(request, "Mapping saved.")
-    return _back(request)
+    else:
+        messages.success(request, "Mapping saved.")
 
 
-@require_POST
-def xero_push(request: HttpRequest) -> HttpResponse:
-    organisation = _connected_or_back(request)
-    if organisation is not None:
-        if organisation.posts:
-            services.push_enqueue(organisation=organisation)
-            messages.success(request, "Posting to Xero has started.")
-        else:
-            messages.info(request, "Audit only: Bulwark does not post.")
-    return _back(request)
+@organisation_action
+def xero_push(request: HttpRequest, organisation: XeroOrganisation) -> None:
+    if organisation.posts:
+        services.push_enqueue(organisation=organisation)
+        messages.success(request, "Posting to Xero has started.")
+    else:
+        messages.info(request, "Audit only: Bulwark does not post.")
 
 
-@require_POST
-def xero_pull(request: HttpRequest) -> HttpResponse:
-    organisation = _connected_or_back(request)
-    if organisation is not None:
-        services.pull_enqueue(organisation=organisation)
-        messages.success(request, "Reading the books back from Xero has started.")
-    return _back(request)
+@organisation_action
+def xero_pull(request: HttpRequest, organisation: XeroOrganisation) -> None:
+    services.pull_enqueue(organisation=organisation)
+    messages.success(request, "Reading the books back from Xero has started.")
 
 
-@require_POST
-def xero_repost(request: HttpRequest) -> HttpResponse:
-    organisation = _connected_or_back(request)
-    if organisation is not None:
-        count = services.xero_repost_stale(organisation=organisation)
-        messages.success(request, f"{count} changed line(s) will be re-posted to Xero.")
-    return _back(request)
+@organisation_action
+def xero_repost(request: HttpRequest, organisation: XeroOrganisation) -> None:
+    count = services.xero_repost_stale(organisation=organisation)
+    messages.success(request, f"{count} changed line(s) will be re-posted to Xero.")
 
 
-@require_POST
-def xero_retry(request: HttpRequest) -> HttpResponse:
-    organisation = _connected_or_back(request)
-    if organisation is not None:
-        count = services.xero_retry_refused(organisation=organisation)
-        messages.success(request, f"{count} refused line(s) will be sent again.")
-    return _back(request)
+@organisation_action
+def xero_retry(request: HttpRequest, organisation: XeroOrganisation) -> None:
+    count = services.xero_retry_refused(organisation=organisation)
+    messages.success(request, f"{count} refused line(s) will be sent again.")

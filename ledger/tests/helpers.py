@@ -1,5 +1,10 @@
 """Steps shared by the books tests: connect, choose mode, map, over Bulwark's own pages."""
 
+import threading
+from collections.abc import Callable
+
+from django.db import connection as db_connection
+
 from ledger.models import XeroOrganisation
 from simulators.xero.fixtures import xero_connect_first_org
 
@@ -28,3 +33,24 @@ def mapped(client, organisation, books, **choices) -> XeroOrganisation:
     assert response.status_code == 302
     organisation.refresh_from_db()
     return organisation
+
+
+def in_threads(work: Callable[[], object], count: int) -> tuple[list[object], list[Exception]]:
+    """Run `work` in `count` threads at once; their results and exceptions."""
+    results: list[object] = []
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            results.append(work())
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors

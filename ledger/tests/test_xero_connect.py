@@ -1,7 +1,6 @@
 """Connecting to Xero over real HTTP: PKCE and state, tenant choice, encrypted tokens,
 refresh under a lease (one refresh for concurrent callers), lost replies, disconnect."""
 
-import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,6 +9,7 @@ from django.test import Client
 
 from ledger import services
 from ledger.models import XeroConnection, XeroOrganisation
+from ledger.tests.helpers import in_threads
 from ledger.xero import oauth
 from ledger.xero.client import AuthorizationFailed
 from ledger.xero.session import client_open
@@ -101,22 +101,12 @@ def test_an_expired_token_is_refreshed_once_for_two_concurrent_callers(owner, xe
     old_refresh = connection.refresh_token
     xero_sim.latency = 0.2  # both callers hold a stale token at the same moment
     xero_sim.expire_access_tokens()
-    results, errors = [], []
 
-    def call() -> None:
-        try:
-            with client_open(organisation) as api:
-                results.append(api.currencies())
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            db_connection.close()
+    def currencies() -> list[str]:
+        with client_open(organisation) as api:
+            return api.currencies()
 
-    threads = [threading.Thread(target=call) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = in_threads(currencies, 2)
     assert errors == []
     assert results == [["USD"], ["USD"]]
     assert xero_sim.token_refreshes == 1

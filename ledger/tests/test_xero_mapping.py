@@ -1,16 +1,13 @@
 """Mapping cash accounts to Xero bank accounts, and the Xero page for each role."""
 
-import threading
-
 import pytest
-from django.db import connection as db_connection
 from django.test import Client
 
 from accounts.tests.factories import CashAccountFactory
 from ledger import services
 from ledger.models import BankAccountMapping, XeroOrganisation
 from ledger.tests.factories import demo_accounts
-from ledger.tests.helpers import connected, mapped
+from ledger.tests.helpers import connected, in_threads, mapped
 from ledger.xero import mapping
 from ledger.xero.session import client_open
 from simulators.xero.fixtures import xero_authorize
@@ -126,22 +123,12 @@ def test_never_more_than_five_calls_in_flight_per_organisation(owner, xero_sim):
     client.force_login(owner)
     organisation = connected(client, xero_sim, posts=False)
     xero_sim.latency = 0.15
-    errors = []
 
-    def call() -> None:
-        try:
-            with client_open(organisation) as api:
-                api.currencies()
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            db_connection.close()
+    def currencies() -> list[str]:
+        with client_open(organisation) as api:
+            return api.currencies()
 
-    threads = [threading.Thread(target=call) for _ in range(15)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _results, errors = in_threads(currencies, 15)
     assert errors == []
     assert xero_sim.max_in_flight == 5  # the cap was reached, never passed
     assert xero_sim.rate_limited == 0
