@@ -124,3 +124,17 @@ def entries_recent(organisation: XeroOrganisation, limit: int = 20) -> list[Ledg
         .select_related("xero_account")
         .order_by("-updated_at_utc")[:limit]
     )
+
+
+def entries_not_ours(organisation: XeroOrganisation) -> int:
+    """Bank transactions on the mapped accounts that Bulwark did not post: in "Bulwark
+    posts" mode these hint that Wise's own feed records transactions too (double posting)."""
+    entries = LedgerEntry.objects.filter(
+        organisation=organisation,
+        kind=LedgerEntry.Kind.BANK_TRANSACTION,
+        posting_key="",
+        status="AUTHORISED",
+    )
+    if organisation.post_from:
+        entries = entries.filter(date__gte=organisation.post_from)
+    return entries.count()

@@ -66,6 +66,7 @@ def xero(request: HttpRequest) -> HttpResponse:
             runs=selectors.runs_last(organisation),
             balances=selectors.balances_compared(organisation),
             entries=selectors.entries_recent(organisation),
+            not_ours=selectors.entries_not_ours(organisation) if organisation.posts else 0,
         )
     template = "ledger/xero.html"
     if request.htmx and request.htmx.target in ("posting", "sync"):

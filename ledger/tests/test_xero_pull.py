@@ -128,3 +128,17 @@ def test_posting_keys_parse_back_to_lines():
     assert posting_key_parse("bulwark:tx") is None
     assert posting_key_parse("Wise feed") is None
     assert posting_key_parse("") is None
+
+
+def test_lines_from_another_poster_on_mapped_accounts_raise_a_double_posting_warning(
+    owner_client, posted, xero_sim
+):
+    _books, organisation = posted
+    services.xero_pull(organisation_id=organisation.pk)
+    assert b'id="not-ours"' not in owner_client.get("/books/xero/").content
+    eur = organisation.mappings.get(cash_account__name="EUR balance").xero_account
+    code = _code_of(xero_sim, eur.account_id)
+    xero_sim.native_feed_line(account_code=code, amount=Decimal("-4.20"), day=date(2025, 5, 5))
+    services.xero_pull(organisation_id=organisation.pk)
+    page = owner_client.get("/books/xero/").content.decode()
+    assert "1 bank transaction on the mapped accounts was not posted by Bulwark" in page
