@@ -20,4 +20,12 @@ MINUTE = 60.0
 app.conf.beat_schedule = {
     # A heartbeat the status panel reads: proves beat and a worker are both alive.
     "heartbeat": {"task": "treasury.heartbeat", "schedule": MINUTE},
+    # Post new Wise lines to Xero every 15 minutes: fresh enough for the books, and even
+    # a busy day's lines fit in a handful of batched calls, far inside 60 a minute.
+    # Does nothing in audit-only mode or while paused for the day budget.
+    "xero-push": {"task": "ledger.xero_push_all", "schedule": 15 * MINUTE},
+    # Read the books back hourly: Xero sends no webhooks for bank transactions,
+    # transfers or payments, and If-Modified-Since keeps each poll to a few calls.
+    # Wise's own feed syncs every 4 h, so hourly catches its lines well within a cycle.
+    "xero-pull": {"task": "ledger.xero_pull_all", "schedule": 60 * MINUTE},
 }

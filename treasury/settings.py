@@ -252,6 +252,33 @@ ECB_URL = env.str("ECB_URL", default="https://www.ecb.europa.eu")
 TREASURY_API_URL = env.str("TREASURY_API_URL", default="https://api.fiscaldata.treasury.gov")
 HTTP_TIMEOUT_SECONDS = env.int("HTTP_TIMEOUT_SECONDS", default=20)
 
+# --- Xero -------------------------------------------------------------------------------
+# The app's credentials from developer.xero.com (an OAuth app, or a custom connection).
+XERO_CLIENT_ID = env.str("XERO_CLIENT_ID", default="")
+XERO_CLIENT_SECRET = env.str("XERO_CLIENT_SECRET", default="")
+# Where Xero sends the owner back; empty: built from the request (…/books/xero/callback/).
+# It must be registered, exactly, as a redirect URI of the Xero app.
+XERO_REDIRECT_URI = env.str("XERO_REDIRECT_URI", default="")
+# Granular scopes (apps created since March 2026 cannot ask for the broad
+# `accounting.transactions` / `accounting.reports.read`), plus offline_access.
+XERO_SCOPES = env.list(
+    "XERO_SCOPES",
+    default=[
+        "offline_access",
+        "accounting.settings",
+        "accounting.contacts",
+        "accounting.banktransactions",
+        "accounting.payments.read",
+        "accounting.reports.banksummary.read",
+    ],
+)
+# Xero allows 5 calls in flight per organisation; Bulwark keeps to this many.
+XERO_CONCURRENCY = env.int("XERO_CONCURRENCY", default=5)
+# Calls of the daily budget (5,000; 1,000 on Starter) kept back: posting stops there.
+XERO_DAY_RESERVE = env.int("XERO_DAY_RESERVE", default=100)
+# The longest Retry-After a run waits out; a longer one stops the run until later.
+XERO_MAX_WAIT_SECONDS = env.int("XERO_MAX_WAIT_SECONDS", default=65)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

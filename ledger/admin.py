@@ -1,0 +1,64 @@
+from django.contrib import admin
+
+from ledger.models import (
+    BankAccountMapping,
+    LedgerEntry,
+    Posting,
+    XeroAccount,
+    XeroBankBalance,
+    XeroConnection,
+    XeroOrganisation,
+)
+
+
+@admin.register(XeroOrganisation)
+class XeroOrganisationAdmin(admin.ModelAdmin):
+    list_display = ("name", "tenant_id", "base_currency", "mode", "day_remaining", "last_push_at")
+
+
+@admin.register(XeroConnection)
+class XeroConnectionAdmin(admin.ModelAdmin):
+    list_display = ("organisation", "kind", "status", "access_expires_at", "refresh_count")
+    # Tokens never leave the database through the admin.
+    exclude = ("access_token", "refresh_token")
+    readonly_fields = ("refresh_lease_until", "refresh_lease_owner", "refreshed_at")
+
+
+@admin.register(XeroAccount)
+class XeroAccountAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "type", "currency", "status", "organisation")
+    list_filter = ("type", "status")
+    search_fields = ("code", "name")
+
+
+@admin.register(BankAccountMapping)
+class BankAccountMappingAdmin(admin.ModelAdmin):
+    list_display = ("cash_account", "xero_account", "organisation")
+
+
+@admin.register(Posting)
+class PostingAdmin(admin.ModelAdmin):
+    list_display = ("key", "state", "operation", "xero_id", "posted_revision", "sent_at")
+    list_filter = ("state", "operation")
+    search_fields = ("key", "xero_id")
+    raw_id_fields = ("transaction",)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    list_display = (
+        "date",
+        "kind",
+        "side",
+        "amount_minor",
+        "currency",
+        "reference",
+        "is_reconciled",
+    )
+    list_filter = ("kind", "is_reconciled", "status")
+    search_fields = ("reference", "xero_id", "posting_key")
+
+
+@admin.register(XeroBankBalance)
+class XeroBankBalanceAdmin(admin.ModelAdmin):
+    list_display = ("xero_account", "as_of", "closing_minor", "currency")

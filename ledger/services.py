@@ -1,0 +1,415 @@
+"""Writes of the books side: connecting to Xero, choosing the organisation and mode,
+mapping accounts, and running the push and the read-back (with their progress)."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import CashAccount, SyncRun
+from ledger.models import Posting, XeroAccount, XeroConnection, XeroOrganisation
+from ledger.selectors import postings_stale
+from ledger.xero import mapping, oauth
+from ledger.xero.client import AuthorizationFailed, XeroError
+from ledger.xero.limits import DayBudgetLow
+from ledger.xero.pull import Puller
+from ledger.xero.push import Pusher, PushResult, lines_unposted
+from ledger.xero.session import (
+    budget_record,
+    client_for_connection,
+    client_open,
+    connection_current,
+)
+from ledger.xero.tokens import StoredTokens
+
+LEASE = timedelta(minutes=15)
+NEW = "new"
+
+
+class ConnectError(ValueError):
+    """Connecting failed; the message is fit to show the owner."""
+
+
+# --- connection ------------------------------------------------------------------------
+
+
+def xero_connect_start(*, redirect_uri: str) -> oauth.AuthorizationRequest:
+    if not oauth.is_configured():
+        raise ConnectError("Set XERO_CLIENT_ID and XERO_CLIENT_SECRET to connect Xero.")
+    return oauth.authorization_start(redirect_uri=redirect_uri)
+
+
+def xero_connect_finish(
+    *,
+    code: str,
+    state: str,
+    expected_state: str,
+    code_verifier: str,
+    redirect_uri: str,
+    user: AbstractBaseUser,
+) -> XeroConnection:
+    """Exchange the code (PKCE), list the organisations, keep the tokens encrypted."""
+    if not expected_state or not secrets.compare_digest(state, expected_state):
+        raise ConnectError("The reply from Xero did not match this sign-in; try connecting again.")
+    try:
+        tokens = oauth.code_exchange(
+            code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
+        tenants = oauth.connections_list(access_token=tokens.access_token)
+    except oauth.OAuthFailed as exc:
+        raise ConnectError(f"Xero refused the connection ({exc.error}).") from exc
+    if not tenants:
+        raise ConnectError("No Xero organisation was authorised; choose one at Xero.")
+    with transaction.atomic():
+        _connections_retire()
+        connection = XeroConnection.objects.create(
+            kind=XeroConnection.Kind.OAUTH,
+            status=XeroConnection.Status.CHOOSING,
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+            access_expires_at=tokens.expires_at,
+            scope=tokens.scope,
+            tenants=[asdict(t) for t in tenants],
+            connected_by=user,
+        )
+    if len(tenants) == 1:
+        xero_tenant_choose(connection=connection, tenant_id=tenants[0].tenant_id)
+    return connection
+
+
+def _connections_retire() -> None:
+    XeroConnection.objects.exclude(status=XeroConnection.Status.DISCONNECTED).update(
+        status=XeroConnection.Status.DISCONNECTED,
+        access_token="",
+        refresh_token="",
+    )
+
+
+def xero_tenant_choose(*, connection: XeroConnection, tenant_id: str) -> XeroOrganisation:
+    tenant = next((t for t in connection.tenants if t["tenant_id"] == tenant_id), None)
+    if tenant is None:
+        raise ConnectError("That organisation is not among those authorised at Xero.")
+    organisation, _ = XeroOrganisation.objects.get_or_create(
+        tenant_id=tenant_id, defaults={"name": tenant["tenant_name"]}
+    )
+    connection.organisation = organisation
+    connection.status = XeroConnection.Status.CONNECTED
+    connection.xero_connection_id = tenant["connection_id"]
+    connection.auth_event_id = tenant["auth_event_id"]
+    connection.save(update_fields=["organisation", "status", "xero_connection_id", "auth_event_id"])
+    _settings_read_quietly(organisation)
+    return organisation
+
+
+def xero_custom_connect(*, user: AbstractBaseUser) -> XeroOrganisation:
+    """A custom connection: client credentials for the one organisation it is bound to."""
+    if not oauth.is_configured():
+        raise ConnectError("Set XERO_CLIENT_ID and XERO_CLIENT_SECRET to connect Xero.")
+    try:
+        tokens = oauth.client_credentials_token()
+    except oauth.OAuthFailed as exc:
+        raise ConnectError(f"Xero refused the custom connection ({exc.error}).") from exc
+    with transaction.atomic():
+        _connections_retire()
+        connection = XeroConnection.objects.create(
+            kind=XeroConnection.Kind.CUSTOM,
+            status=XeroConnection.Status.CONNECTED,
+            access_token=tokens.access_token,
+            access_expires_at=tokens.expires_at,
+            scope=tokens.scope,
+            connected_by=user,
+        )
+    # The organisation's id comes from the API itself: a custom connection has no
+    # /connections list and sends no tenant header.
+    try:
+        with client_for_connection(connection, tenant_id=None) as client:
+            info = client.organisation()
+    except XeroError as exc:
+        xero_disconnect(connection=connection)
+        raise ConnectError(f"Xero refused the custom connection: {exc}") from exc
+    organisation, _ = XeroOrganisation.objects.get_or_create(
+        tenant_id=info.organisation_id, defaults={"name": info.name}
+    )
+    connection.organisation = organisation
+    connection.save(update_fields=["organisation"])
+    _settings_read_quietly(organisation)
+    return organisation
+
+
+def _settings_read_quietly(organisation: XeroOrganisation) -> None:
+    # Connecting succeeded even if this read fails: the page offers "Read again".
+    with contextlib.suppress(XeroError, DayBudgetLow):
+        xero_settings_refresh(organisation=organisation)
+
+
+def xero_disconnect(*, connection: XeroConnection) -> None:
+    """Disconnect at Xero (`DELETE /connections/{id}`), then forget the tokens."""
+    if connection.kind == XeroConnection.Kind.OAUTH and connection.xero_connection_id:
+        try:
+            token = StoredTokens(connection.pk).access_token()
+            oauth.connection_delete(access_token=token, connection_id=connection.xero_connection_id)
+        except (AuthorizationFailed, oauth.OAuthFailed):
+            pass  # already gone at Xero, or the token is dead: forgetting it is what is left
+    connection.status = XeroConnection.Status.DISCONNECTED
+    connection.access_token = connection.refresh_token = ""
+    connection.save(update_fields=["status", "access_token", "refresh_token"])
+
+
+# --- settings, mode and mapping ----------------------------------------------------------
+
+
+def xero_settings_refresh(*, organisation: XeroOrganisation) -> None:
+    with client_open(organisation) as client:
+        try:
+            mapping.settings_read(organisation, client)
+        finally:
+            budget_record(organisation, client.budget)
+
+
+def xero_mode_set(*, organisation: XeroOrganisation, mode: str, user: AbstractBaseUser) -> None:
+    if mode not in XeroOrganisation.Mode.values:
+        raise ValueError(f"Unknown mode {mode!r}")
+    organisation.mode = mode
+    organisation.mode_chosen_at = timezone.now()
+    organisation.mode_chosen_by = user  # type: ignore[assignment]
+    organisation.save(update_fields=["mode", "mode_chosen_at", "mode_chosen_by"])
+
+
+def xero_mapping_save(
+    *,
+    organisation: XeroOrganisation,
+    bank: dict[int, str],
+    fee: str,
+    fx_clearing: str,
+    suspense: str,
+    post_from: Any = None,
+) -> None:
+    """Save the mapping; `NEW` in a choice creates that account in Xero first (only
+    when Bulwark posts). Raises `MappingError` naming what is wrong, changing nothing."""
+    creating = NEW in bank.values() or NEW in (fee, fx_clearing, suspense)
+    if creating and not organisation.posts:
+        raise mapping.MappingError(
+            "Audit only: Bulwark does not create accounts in Xero. Choose existing ones, "
+            "or switch to “Bulwark posts” first."
+        )
+    chosen: dict[int, XeroAccount] = {}
+    for cash_id, account_id in bank.items():
+        if account_id and account_id != NEW:
+            account = XeroAccount.objects.filter(
+                organisation=organisation, account_id=account_id
+            ).first()
+            if account is None:
+                raise mapping.MappingError("A chosen Xero account no longer exists; read again.")
+            chosen[cash_id] = account
+    # Validate what exists before creating anything, so a bad choice changes nothing.
+    mapping.mapping_save(
+        organisation,
+        bank=chosen,
+        fee=_code(fee),
+        fx_clearing=_code(fx_clearing),
+        suspense=_code(suspense),
+    )
+    if creating:
+        with client_open(organisation, writes=True) as client:
+            for cash_id in [c for c, a in bank.items() if a == NEW]:
+                cash = CashAccount.objects.get(pk=cash_id)
+                chosen[cash_id] = mapping.bank_account_create(organisation, client, cash)
+            codes = {}
+            for purpose, value in (
+                ("fee", fee),
+                ("fx_clearing", fx_clearing),
+                ("suspense", suspense),
+            ):
+                codes[purpose] = (
+                    mapping.special_account_create(organisation, client, purpose).code
+                    if value == NEW
+                    else value
+                )
+            budget_record(organisation, client.budget)
+        mapping.mapping_save(organisation, bank=chosen, **codes)
+    if post_from is not None or organisation.post_from is not None:
+        organisation.post_from = post_from
+        organisation.save(update_fields=["post_from"])
+
+
+def _code(value: str) -> str:
+    return "" if value == NEW else value
+
+
+# --- push and pull -------------------------------------------------------------------------
+
+
+def _lease(organisation: XeroOrganisation, field: str) -> bool:
+    now = timezone.now()
+    return bool(
+        XeroOrganisation.objects.filter(pk=organisation.pk)
+        .filter(Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now}))
+        .update(**{field: now + LEASE})
+    )
+
+
+def _lease_release(organisation: XeroOrganisation, field: str) -> None:
+    XeroOrganisation.objects.filter(pk=organisation.pk).update(**{field: None})
+
+
+def _run_finish(run: SyncRun, status: str, *, error: str = "", **detail: Any) -> SyncRun:
+    run.status, run.error, run.finished_at = status, error, timezone.now()
+    run.detail = {**run.detail, **detail}
+    run.save(
+        update_fields=[
+            "status",
+            "error",
+            "finished_at",
+            "detail",
+            "progress_done",
+            "created_count",
+            "skipped_count",
+        ]
+    )
+    return run
+
+
+def xero_push(*, organisation_id: int, limit: int | None = None) -> SyncRun:
+    """Post every unposted line (and re-posts the owner confirmed). Skips, recording why,
+    in audit-only mode, while paused for the day budget, or with an incomplete mapping."""
+    organisation = XeroOrganisation.objects.get(pk=organisation_id)
+    run = SyncRun.objects.create(
+        kind=SyncRun.Kind.XERO_PUSH, status=SyncRun.Status.RUNNING, label=organisation.name
+    )
+    if not organisation.posts:
+        return _run_finish(run, SyncRun.Status.SKIPPED, reason="Audit only: nothing is posted")
+    if organisation.paused_until and organisation.paused_until > timezone.now():
+        return _run_finish(run, SyncRun.Status.SKIPPED, reason=organisation.pause_reason)
+    missing = mapping.mapping_complete(organisation)
+    if missing:
+        return _run_finish(run, SyncRun.Status.SKIPPED, reason="To post, " + "; ".join(missing))
+    if not _lease(organisation, "push_lease_until"):
+        return _run_finish(run, SyncRun.Status.SKIPPED, reason="Another push is running")
+    try:
+        # Holding the lease, any other RUNNING push of this organisation was killed.
+        SyncRun.objects.filter(
+            kind=SyncRun.Kind.XERO_PUSH, status=SyncRun.Status.RUNNING, label=organisation.name
+        ).exclude(pk=run.pk).update(
+            status=SyncRun.Status.FAILED, error="Interrupted", finished_at=timezone.now()
+        )
+        run.progress_total = lines_unposted(organisation).count()
+        run.save(update_fields=["progress_total"])
+        return _push_run(organisation, run, limit)
+    finally:
+        _lease_release(organisation, "push_lease_until")
+
+
+def _push_run(organisation: XeroOrganisation, run: SyncRun, limit: int | None) -> SyncRun:
+    def progress(result: PushResult) -> None:
+        run.progress_done = result.posted + result.found + result.refused
+        run.save(update_fields=["progress_done"])
+
+    try:
+        client = client_open(organisation, writes=True)
+    except XeroError as exc:
+        return _run_finish(run, SyncRun.Status.FAILED, error=str(exc))
+    with client:
+        pusher = Pusher(organisation, client, on_progress=progress)
+        try:
+            result = pusher.run(limit=limit)
+        except XeroError as exc:
+            return _run_finish(run, SyncRun.Status.FAILED, error=str(exc), **asdict(pusher.result))
+        finally:
+            budget_record(organisation, client.budget)
+    organisation.last_push_at = timezone.now()
+    if not result.stopped:
+        organisation.paused_until, organisation.pause_reason = None, ""
+    organisation.save(update_fields=["last_push_at", "paused_until", "pause_reason"])
+    run.progress_done = run.created_count = result.posted + result.found
+    run.skipped_count = result.skipped
+    # Lines Xero refused are per-line outcomes, shown on the page; the run itself worked.
+    return _run_finish(
+        run,
+        SyncRun.Status.SUCCEEDED,
+        error=result.stopped,
+        calls=client.budget.calls,
+        retries_429=client.budget.retries_429,
+        **asdict(result),
+    )
+
+
+def xero_pull(*, organisation_id: int) -> SyncRun:
+    """Read bank documents and balances of the mapped accounts back from Xero."""
+    organisation = XeroOrganisation.objects.get(pk=organisation_id)
+    run = SyncRun.objects.create(
+        kind=SyncRun.Kind.XERO_PULL, status=SyncRun.Status.RUNNING, label=organisation.name
+    )
+    if organisation.paused_until and organisation.paused_until > timezone.now():
+        return _run_finish(run, SyncRun.Status.SKIPPED, reason=organisation.pause_reason)
+    if not _lease(organisation, "pull_lease_until"):
+        return _run_finish(run, SyncRun.Status.SKIPPED, reason="Another read-back is running")
+    try:
+        return _pull_run(organisation, run)
+    finally:
+        _lease_release(organisation, "pull_lease_until")
+
+
+def _pull_run(organisation: XeroOrganisation, run: SyncRun) -> SyncRun:
+    try:
+        client = client_open(organisation)
+    except XeroError as exc:
+        return _run_finish(run, SyncRun.Status.FAILED, error=str(exc))
+    with client:
+        try:
+            result = Puller(organisation, client).run()
+        except (XeroError, DayBudgetLow) as exc:
+            return _run_finish(run, SyncRun.Status.FAILED, error=str(exc))
+        finally:
+            budget_record(organisation, client.budget)
+    organisation.last_pull_at = timezone.now()
+    organisation.save(update_fields=["last_pull_at"])
+    run.progress_done = run.progress_total = run.created_count = result.stored
+    return _run_finish(run, SyncRun.Status.SUCCEEDED, calls=client.budget.calls, **asdict(result))
+
+
+def xero_repost_stale(*, organisation: XeroOrganisation) -> int:
+    """The owner confirmed: re-post (update in Xero) lines whose categorization changed."""
+    ids = list(postings_stale(organisation).values_list("pk", flat=True))
+    Posting.objects.filter(pk__in=ids).update(repost_requested=True)
+    push_enqueue(organisation=organisation)
+    return len(ids)
+
+
+def xero_retry_refused(*, organisation: XeroOrganisation) -> int:
+    count = Posting.objects.filter(organisation=organisation, state=Posting.State.ERROR).update(
+        retry_requested=True
+    )
+    push_enqueue(organisation=organisation)
+    return count
+
+
+def push_enqueue(*, organisation: XeroOrganisation) -> None:
+    from ledger.tasks import xero_push_task
+
+    organisation_id = organisation.pk
+    transaction.on_commit(lambda: xero_push_task.delay(organisation_id))
+
+
+def pull_enqueue(*, organisation: XeroOrganisation) -> None:
+    from ledger.tasks import xero_pull_task
+
+    organisation_id = organisation.pk
+    transaction.on_commit(lambda: xero_pull_task.delay(organisation_id))
+
+
+def organisations_connected() -> list[XeroOrganisation]:
+    """Organisations with a live connection (one per install in practice)."""
+    current = connection_current()
+    if current is None or current.organisation is None:
+        return []
+    if current.status != XeroConnection.Status.CONNECTED:
+        return []
+    return [current.organisation]

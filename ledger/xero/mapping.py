@@ -1,0 +1,261 @@
+"""Reading the organisation's settings and chart, proposing a same-currency bank account
+for every cash account, and creating what is missing (bank accounts, currencies, the
+FX clearing and suspense accounts) when Bulwark is allowed to write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import CashAccount
+from ledger.models import BankAccountMapping, PullCursor, XeroAccount, XeroOrganisation
+from ledger.xero.client import AccountInfo, XeroClient
+
+SPECIAL_ACCOUNTS = {
+    # purpose: (name, type, candidate codes, words that identify an existing one)
+    "fee": ("Bank Fees", "EXPENSE", ("404", "405", "406"), ("bank fee", "bank charge")),
+    "fx_clearing": (
+        "Cross currency clearing (Bulwark)",
+        "CURRENT",
+        ("815", "816", "817", "818"),
+        ("clearing",),
+    ),
+    "suspense": ("Suspense (Bulwark)", "CURRLIAB", ("899", "898", "897"), ("suspense",)),
+}
+
+
+class MappingError(ValueError):
+    """A mapping choice that cannot be saved; the message names what is wrong."""
+
+
+@dataclass
+class Proposal:
+    cash_account: CashAccount
+    current: XeroAccount | None
+    candidates: list[XeroAccount] = field(default_factory=list)
+    suggested: XeroAccount | None = None
+    blocked: str = ""  # why no account of this currency can exist in this organisation
+
+    @property
+    def needs_new(self) -> bool:
+        return self.suggested is None and not self.blocked
+
+
+def settings_read(organisation: XeroOrganisation, client: XeroClient) -> None:
+    """Organisation, currencies and chart of accounts, as Xero has them now (4 calls)."""
+    info = client.organisation()
+    currencies = client.currencies()
+    accounts = client.accounts()
+    with transaction.atomic():
+        organisation.name = info.name
+        organisation.base_currency = info.base_currency
+        organisation.multicurrency_allowed = info.multicurrency_allowed
+        organisation.currencies = sorted(set(currencies))
+        organisation.settings_read_at = timezone.now()
+        organisation.save(
+            update_fields=[
+                "name",
+                "base_currency",
+                "multicurrency_allowed",
+                "currencies",
+                "settings_read_at",
+            ]
+        )
+        seen = [account_store(organisation, account).pk for account in accounts]
+        XeroAccount.objects.filter(organisation=organisation).exclude(pk__in=seen).update(
+            status="DELETED"
+        )
+
+
+def account_store(organisation: XeroOrganisation, account: AccountInfo) -> XeroAccount:
+    row, _ = XeroAccount.objects.update_or_create(
+        organisation=organisation,
+        account_id=account.account_id,
+        defaults={
+            "code": account.code,
+            "name": account.name,
+            "type": account.type,
+            "status": account.status,
+            "currency": account.currency or organisation.base_currency,
+            "updated_at": timezone.now(),
+        },
+    )
+    return row
+
+
+def proposals(organisation: XeroOrganisation) -> list[Proposal]:
+    accounts = list(
+        XeroAccount.objects.filter(organisation=organisation, type="BANK", status="ACTIVE")
+    )
+    mapped = {
+        m.cash_account_id: m.xero_account
+        for m in BankAccountMapping.objects.filter(organisation=organisation).select_related(
+            "xero_account"
+        )
+    }
+    taken = {account.pk for account in mapped.values()}
+    result = []
+    for cash in CashAccount.objects.filter(is_active=True).order_by("currency", "name"):
+        candidates = [a for a in accounts if a.currency == cash.currency]
+        proposal = Proposal(cash_account=cash, current=mapped.get(cash.pk), candidates=candidates)
+        if proposal.current is not None:
+            proposal.suggested = proposal.current
+        else:
+            free = [a for a in candidates if a.pk not in taken]
+            proposal.suggested = _best_match(cash, free)
+            if proposal.suggested is not None:
+                taken.add(proposal.suggested.pk)
+        if (
+            not candidates
+            and cash.currency != organisation.base_currency
+            and not organisation.multicurrency_allowed
+        ):
+            proposal.blocked = (
+                f"{organisation.name} cannot hold {cash.currency}: Xero needs a multi-currency plan"
+            )
+        result.append(proposal)
+    return result
+
+
+def _best_match(cash: CashAccount, accounts: list[XeroAccount]) -> XeroAccount | None:
+    """Prefer a name that mentions the cash account's name, then Wise, then any."""
+
+    def score(account: XeroAccount) -> tuple[int, int, str]:
+        name = account.name.lower()
+        return (cash.name.lower() in name, "wise" in name, account.name)
+
+    return max(accounts, key=score) if accounts else None
+
+
+def special_suggestions(organisation: XeroOrganisation) -> dict[str, XeroAccount | None]:
+    """An existing account for each of fee, FX clearing and suspense, when one fits."""
+    accounts = list(
+        XeroAccount.objects.filter(organisation=organisation, status="ACTIVE").exclude(type="BANK")
+    )
+    chosen = {
+        "fee": organisation.fee_account_code,
+        "fx_clearing": organisation.fx_clearing_account_code,
+        "suspense": organisation.suspense_account_code,
+    }
+    result: dict[str, XeroAccount | None] = {}
+    for purpose, (_name, _type, codes, words) in SPECIAL_ACCOUNTS.items():
+        by_code = {a.code: a for a in accounts}
+        match = by_code.get(chosen[purpose]) if chosen[purpose] else None
+        match = match or next(
+            (a for a in accounts if any(w in a.name.lower() for w in words)), None
+        )
+        if match is None and purpose == "fee":
+            match = next((by_code[c] for c in codes if c in by_code), None)
+        result[purpose] = match
+    return result
+
+
+def bank_account_create(
+    organisation: XeroOrganisation, client: XeroClient, cash: CashAccount
+) -> XeroAccount:
+    """A Xero bank account in the cash account's currency, adding the currency first."""
+    currency = cash.currency
+    if currency != organisation.base_currency and not organisation.multicurrency_allowed:
+        raise MappingError(
+            f"{organisation.name} cannot hold {currency}: Xero needs a multi-currency plan"
+        )
+    if currency not in organisation.currencies:
+        client.currency_add(currency)
+        organisation.currencies = sorted({*organisation.currencies, currency})
+        organisation.save(update_fields=["currencies"])
+    names = set(
+        XeroAccount.objects.filter(organisation=organisation).values_list("name", flat=True)
+    )
+    name = f"Wise {currency}" if cash.kind == CashAccount.Kind.STANDARD else f"Wise {cash.name}"
+    suffix = 2
+    while name in names:
+        name, suffix = f"{name.rsplit(' #', 1)[0]} #{suffix}", suffix + 1
+    number = cash.account_number or f"WISE-{cash.wise_balance_id or cash.pk}"
+    created = client.account_create(
+        code="", name=name, type_="BANK", currency=currency, bank_account_number=number
+    )
+    return account_store(organisation, created)
+
+
+def special_account_create(
+    organisation: XeroOrganisation, client: XeroClient, purpose: str
+) -> XeroAccount:
+    name, type_, codes, _words = SPECIAL_ACCOUNTS[purpose]
+    used = set(XeroAccount.objects.filter(organisation=organisation).values_list("code", flat=True))
+    code = next((c for c in codes if c not in used), None)
+    if code is None:
+        raise MappingError(f"No free account code for {name}; create it in Xero and choose it")
+    created = client.account_create(
+        code=code, name=name, type_=type_, currency=organisation.base_currency
+    )
+    return account_store(organisation, created)
+
+
+def mapping_save(
+    organisation: XeroOrganisation,
+    *,
+    bank: dict[int, XeroAccount],
+    fee: str,
+    fx_clearing: str,
+    suspense: str,
+) -> None:
+    """Store the choices; refuses a bank account of another currency, a non-bank account
+    for a balance, and a bank account as fee, clearing or suspense account."""
+    for cash_id, account in bank.items():
+        cash = CashAccount.objects.get(pk=cash_id)
+        if account.type != "BANK" or account.status != "ACTIVE":
+            raise MappingError(f"{account.name} is not an active Xero bank account")
+        if account.currency != cash.currency:
+            raise MappingError(
+                f"{cash.name} holds {cash.currency} but {account.name} is in {account.currency}"
+            )
+    codes = {"fee": fee, "FX clearing": fx_clearing, "suspense": suspense}
+    by_code = {
+        a.code: a for a in XeroAccount.objects.filter(organisation=organisation).exclude(code="")
+    }
+    for purpose, code in codes.items():
+        account = by_code.get(code) if code else None
+        if code and (account is None or account.type == "BANK" or account.status != "ACTIVE"):
+            raise MappingError(f"The {purpose} account must be an active non-bank account")
+    with transaction.atomic():
+        before = set(
+            BankAccountMapping.objects.filter(organisation=organisation).values_list(
+                "cash_account_id", "xero_account_id"
+            )
+        )
+        for cash_id, account in bank.items():
+            BankAccountMapping.objects.update_or_create(
+                organisation=organisation,
+                cash_account_id=cash_id,
+                defaults={"xero_account": account, "updated_at": timezone.now()},
+            )
+        organisation.fee_account_code = fee
+        organisation.fx_clearing_account_code = fx_clearing
+        organisation.suspense_account_code = suspense
+        organisation.save(
+            update_fields=["fee_account_code", "fx_clearing_account_code", "suspense_account_code"]
+        )
+        after = set(
+            BankAccountMapping.objects.filter(organisation=organisation).values_list(
+                "cash_account_id", "xero_account_id"
+            )
+        )
+        if after != before:
+            # Newly mapped accounts have history the cursors already passed: read it all.
+            PullCursor.objects.filter(organisation=organisation).delete()
+
+
+def mapping_complete(organisation: XeroOrganisation) -> list[str]:
+    """What still stops posting, in words (empty when Bulwark can post)."""
+    missing = []
+    if not organisation.fee_account_code:
+        missing.append("choose the bank-fee account")
+    if not organisation.fx_clearing_account_code:
+        missing.append("choose the FX clearing account")
+    if not organisation.suspense_account_code:
+        missing.append("choose the suspense account")
+    if not BankAccountMapping.objects.filter(organisation=organisation).exists():
+        missing.append("map at least one cash account to a Xero bank account")
+    return missing

@@ -1,0 +1,170 @@
+"""Reading the books back: bank transactions, bank transfers and payments of the mapped
+bank accounts, stored as `LedgerEntry` rows, and each bank account's balance from the
+Bank Summary report.
+
+Each stream reads everything modified since its cursor (minus a small overlap), ordered
+by UpdatedDateUTC, page by page; a page's rows and the advanced cursor are stored in one
+transaction, so a rerun repeats at most one page and upserts make that harmless. Xero
+sends no webhooks for these documents, so this is polled (beat).
+
+A BankTransfer also appears as two bank transactions (SPEND-TRANSFER, RECEIVE-TRANSFER);
+those are skipped here because the transfer itself is stored, once per side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN
+
+from django.db import transaction
+from django.utils import timezone
+
+from ledger.models import (
+    BankAccountMapping,
+    LedgerEntry,
+    PullCursor,
+    XeroAccount,
+    XeroBankBalance,
+    XeroOrganisation,
+)
+from ledger.xero.client import BankDocument, BankSummaryRow, XeroClient
+from ledger.xero.push import posting_key_parse
+from treasury.money import quantize, to_minor
+
+OVERLAP = timedelta(seconds=5)
+TRANSFER_LEGS = ("SPEND-TRANSFER", "RECEIVE-TRANSFER")
+
+
+@dataclass
+class PullResult:
+    stored: int = 0
+    pages: int = 0
+    balances: int = 0
+
+
+class Puller:
+    def __init__(self, organisation: XeroOrganisation, client: XeroClient) -> None:
+        self.org = organisation
+        self.client = client
+        self.result = PullResult()
+        mapped = BankAccountMapping.objects.filter(organisation=organisation).select_related(
+            "xero_account"
+        )
+        self.accounts: dict[str, XeroAccount] = {
+            m.xero_account.account_id: m.xero_account for m in mapped
+        }
+
+    def run(self, *, today: date | None = None) -> PullResult:
+        if not self.accounts:
+            return self.result
+        self._paged("bank_transactions", self.client.bank_transactions_page)
+        self._paged("payments", self.client.payments_page)
+        cursor = self._cursor("bank_transfers")
+        documents = self.client.bank_transfers(since=_since(cursor))
+        self._store(cursor, documents)
+        self.balances_read(today or timezone.localdate())
+        return self.result
+
+    def _cursor(self, stream: str) -> PullCursor:
+        cursor, _ = PullCursor.objects.get_or_create(organisation=self.org, stream=stream)
+        return cursor
+
+    def _paged(self, stream: str, fetch: object) -> None:
+        cursor = self._cursor(stream)
+        since, page = _since(cursor), 1
+        while True:
+            result = fetch(since=since, page=page)  # type: ignore[operator]
+            self._store(cursor, result.documents)
+            if not result.more:
+                return
+            page += 1
+
+    def _store(self, cursor: PullCursor, documents: Iterable[BankDocument]) -> None:
+        documents = list(documents)
+        self.result.pages += 1
+        with transaction.atomic():
+            newest = cursor.modified_since
+            for document in documents:
+                newest = max(newest, document.updated_at) if newest else document.updated_at
+                if document.xero_type in TRANSFER_LEGS:
+                    continue
+                account = self.accounts.get(document.bank_account_id)
+                if account is None:
+                    continue  # not a mapped account
+                self._entry_store(document, account)
+            if newest != cursor.modified_since:
+                cursor.modified_since = newest
+                cursor.updated_at = timezone.now()
+                cursor.save(update_fields=["modified_since", "updated_at"])
+
+    def _entry_store(self, document: BankDocument, account: XeroAccount) -> None:
+        currency = document.currency or account.currency
+        amount = quantize(document.amount, currency, ROUND_HALF_EVEN)
+        transaction_id = posting_key_parse(document.reference)
+        LedgerEntry.objects.update_or_create(
+            organisation=self.org,
+            kind=document.kind,
+            xero_id=document.xero_id,
+            side=document.side,
+            defaults={
+                "xero_type": document.xero_type,
+                "xero_account": account,
+                "bank_account_id": document.bank_account_id,
+                "date": document.date,
+                "amount_minor": to_minor(amount, currency),
+                "currency": currency,
+                "reference": document.reference[:255],
+                "posting_key": document.reference if transaction_id is not None else "",
+                "contact_name": document.contact_name[:255],
+                "status": document.status,
+                "is_reconciled": document.is_reconciled,
+                "updated_at_utc": document.updated_at,
+                "raw": dict(document.raw),
+                "pulled_at": timezone.now(),
+            },
+        )
+        self.result.stored += 1
+
+    def balances_read(self, today: date) -> None:
+        """Balances of the mapped bank accounts as of today (Bank Summary, one call)."""
+        start = today.replace(day=1)
+        rows = self.client.bank_summary(start=start, end=today)
+        with transaction.atomic():
+            for row in rows:
+                account = self.accounts.get(row.account_id)
+                if account is not None:
+                    self._balance_store(account, row, today)
+
+    def _balance_store(self, account: XeroAccount, row: BankSummaryRow, today: date) -> None:
+        currency = account.currency
+
+        def minor(value: object) -> int:
+            return to_minor(quantize(value, currency, ROUND_HALF_EVEN), currency)  # type: ignore[arg-type]
+
+        XeroBankBalance.objects.update_or_create(
+            organisation=self.org,
+            xero_account=account,
+            as_of=today,
+            defaults={
+                "currency": currency,
+                "opening_minor": minor(row.opening),
+                "received_minor": minor(row.received),
+                "spent_minor": minor(row.spent),
+                "closing_minor": minor(row.closing),
+                "fetched_at": timezone.now(),
+                "raw": {
+                    "name": row.name,
+                    "opening": str(row.opening),
+                    "received": str(row.received),
+                    "spent": str(row.spent),
+                    "closing": str(row.closing),
+                },
+            },
+        )
+        self.result.balances += 1
+
+
+def _since(cursor: PullCursor) -> datetime | None:
+    return cursor.modified_since - OVERLAP if cursor.modified_since else None
