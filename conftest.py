@@ -6,6 +6,9 @@ from django.test import Client
 
 from treasury.services import user_create_accountant, user_create_owner
 
+# Simulator fixtures (`xero_sim`, ...) for every app's tests.
+pytest_plugins = ["simulators.xero.fixtures"]
+
 PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105 - test users only
 
 

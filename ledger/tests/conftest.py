@@ -2,8 +2,6 @@
 
 import pytest
 
-from simulators.xero.fixtures import xero_sim  # noqa: F401 - a fixture (lead: root conftest)
-
 
 @pytest.fixture(autouse=True)
 def _short_minute(monkeypatch):
