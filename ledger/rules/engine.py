@@ -21,12 +21,14 @@ The engine works on plain specs (`RuleSpec`), built from saved rows or from a fo
 is still being edited, so a preview runs exactly the code an apply runs.
 """
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import re2
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts.models import Transaction
@@ -108,6 +110,22 @@ def regex_compile(pattern: str, *, case_sensitive: bool) -> Any:
     except re2.error as exc:
         reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
         raise RegexError(f"Not a valid regular expression (RE2 syntax): {reason}") from exc
+
+
+def regex_searcher(regex: Any) -> Callable[[bytes], bool]:
+    """`search(text) is not None`, through RE2's own Match when the binding exposes it
+    (three times faster: the public wrapper maps byte offsets back to characters, which
+    a yes/no test never needs)."""
+    low = getattr(regex, "_regexp", None)
+    anchor = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
+    if low is None or anchor is None:
+        return lambda data: regex.search(data) is not None
+    unanchored = anchor.UNANCHORED
+
+    def search(data: bytes) -> bool:
+        return low.Match(unanchored, data, 0, len(data))[0][0] != -1
+
+    return search
 
 
 def _split_list(value: str) -> list[str]:
@@ -266,7 +284,7 @@ _COST = {
 def _text_predicate(cond: ConditionSpec, needs_fold: set[str]) -> Predicate:
     key = TEXT_KEYS[cond.field]
     if cond.operator == Condition.Operator.REGEX:
-        regex = regex_compile(cond.value, case_sensitive=cond.case_sensitive)
+        search = regex_searcher(regex_compile(cond.value, case_sensitive=cond.case_sensitive))
         cache: dict[str, bool] = {}
 
         def regex_match(line: Line) -> bool:
@@ -275,7 +293,7 @@ def _text_predicate(cond: ConditionSpec, needs_fold: set[str]) -> Predicate:
             if hit is None:
                 if len(cache) >= _CACHE_LIMIT:
                     cache.clear()
-                hit = cache[text] = regex.search(text.encode()) is not None
+                hit = cache[text] = search(text.encode())
             return hit
 
         return regex_match
@@ -332,18 +350,39 @@ def _predicate(cond: ConditionSpec, needs_fold: set[str]) -> Predicate:
     return lambda line: line[key] in values
 
 
+def _gate(spec: RuleSpec, needs_fold: set[str]) -> tuple[str | None, frozenset[Any]]:
+    """A value test the line must pass for the rule to match at all (an "is one of", an
+    account, or a case-insensitive "equals" that every match needs), so the engine can
+    skip the rule with one set lookup. (None, ∅) when the rule has none."""
+    required = spec.conditions if spec.match_all or len(spec.conditions) == 1 else ()
+    for cond in required:
+        if cond.field in (Condition.Field.CURRENCY, Condition.Field.DIRECTION,
+                          Condition.Field.WISE_TYPE):  # fmt: skip
+            return cond.field.lower(), frozenset(_split_list(cond.value))
+        if cond.field == Condition.Field.CASH_ACCOUNT:
+            return "account_id", frozenset({cond.cash_account_id})
+        if cond.operator == Condition.Operator.EQUALS and not cond.case_sensitive:
+            key = TEXT_KEYS[cond.field]
+            needs_fold.add(key)
+            return key + "~", frozenset({cond.value.strip().casefold()})
+    return None, frozenset()
+
+
 class CompiledRule:
-    __slots__ = ("id", "match_all", "name", "position", "predicates", "sets", "stop", "values")
+    __slots__ = ("fields", "gate_key", "gate_values", "id", "match_all", "name", "position",
+                 "predicates", "sets", "stop", "values")  # fmt: skip
 
     def __init__(self, spec: RuleSpec, needs_fold: set[str]) -> None:
         self.id, self.name, self.position = spec.id, spec.name, spec.position
         self.match_all, self.stop, self.sets = spec.match_all, spec.stop, spec.sets
         self.values = dict(spec.sets)
+        self.fields = frozenset(self.values)
         ordered = sorted(
             spec.conditions,
             key=lambda c: 3 if c.operator == Condition.Operator.REGEX else _COST.get(c.field, 2),
         )
         self.predicates = tuple(_predicate(c, needs_fold) for c in ordered)
+        self.gate_key, self.gate_values = _gate(spec, needs_fold)
 
     def matches(self, line: Line) -> bool:
         if not self.predicates:  # validation refuses this; an empty rule matches nothing
@@ -438,6 +477,12 @@ class Engine:
     def winners(self, line: Line) -> dict[str, CompiledRule]:
         won: dict[str, CompiledRule] = {}
         for rule in self.rules:
+            # A rule can change nothing once earlier rules set all its fields, unless
+            # it stops later rules: then whether it matches still matters.
+            if not rule.stop and rule.fields <= won.keys():
+                continue
+            if rule.gate_key is not None and line[rule.gate_key] not in rule.gate_values:
+                continue
             if not rule.matches(line):
                 continue
             for name, _ in rule.sets:
@@ -508,8 +553,47 @@ class Engine:
 # --- reading lines ----------------------------------------------------------------------
 
 
-def line_rows(queryset: QuerySet[Transaction], *, chunk: int = 2000) -> Iterator[tuple]:
-    return queryset.order_by("id").values_list(*COLUMNS).iterator(chunk_size=chunk)
+_JSON_AT = tuple(COLUMNS.index(f"categorization__{n}") for n in ("tracking", "locked_fields",
+                                                                  "provenance"))  # fmt: skip
+
+
+def _json(value: Any) -> Any:
+    if not isinstance(value, str):  # NULL, or already decoded (psycopg decodes jsonb)
+        return value
+    if value == "[]":
+        return []
+    if value == "{}":
+        return {}
+    return json.loads(value)
+
+
+def rows_read(queryset: QuerySet[Transaction], *, limit: int | None = None) -> list[list[Any]]:
+    """The rows of `queryset` (the first `limit` of them) in COLUMNS order, by id.
+
+    Runs the ORM's own SQL on a plain cursor and decodes the three JSON columns here,
+    with a fast path for the empty ones: half the cost of the ORM's row converters on a
+    100,000-line run, with the same values.
+    """
+    query = queryset.order_by("id").values_list(*COLUMNS)
+    sql, params = (query[:limit] if limit else query).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = [list(row) for row in cursor.fetchall()]
+    for row in rows:
+        for index in _JSON_AT:
+            row[index] = _json(row[index])
+    return rows
+
+
+def rows_stream(queryset: QuerySet[Transaction], *, batch: int = 2000) -> Iterator[list[Any]]:
+    """Every row of `queryset`, read in id-ordered batches (bounded memory)."""
+    last_id = 0
+    while True:
+        rows = rows_read(queryset.filter(id__gt=last_id), limit=batch)
+        yield from rows
+        if len(rows) < batch:
+            return
+        last_id = rows[-1][0]
 
 
 def lines_unseen() -> QuerySet[Transaction]:
@@ -559,7 +643,7 @@ def preview(
     focus_rule = engine.by_id.get(focus.id) if focus.is_active else None
     result = Preview()
     overlaps: dict[tuple[int, str], list[Any]] = {}
-    for row in line_rows(queryset if queryset is not None else Transaction.objects.all()):
+    for row in rows_stream(queryset if queryset is not None else Transaction.objects.all()):
         line = engine.line(row)
         if not engine.focus_covers(focus_rule, focus.id, row, line):
             continue
