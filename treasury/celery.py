@@ -20,4 +20,8 @@ MINUTE = 60.0
 app.conf.beat_schedule = {
     # A heartbeat the status panel reads: proves beat and a worker are both alive.
     "heartbeat": {"task": "treasury.heartbeat", "schedule": MINUTE},
+    # New lines are categorized by a task enqueued when their ingest commits; if the
+    # broker was unreachable then, that task is lost. This sweep finds lines no rule run
+    # has seen (one indexed query when there are none) soon enough to precede posting.
+    "rules-apply-unseen": {"task": "rules.apply_unseen", "schedule": 10 * MINUTE},
 }

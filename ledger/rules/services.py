@@ -411,7 +411,12 @@ def action_describe(a: Action) -> str:
         return f"tracking {a.value} = {a.option}"
     if a.kind == Action.Kind.TREATMENT:
         return f"treat as {Categorization.Treatment(a.value).label.lower()}"
-    return f"{a.get_kind_display().lower()} = {a.value}"
+    label = {
+        Action.Kind.ACCOUNT_CODE: "account",
+        Action.Kind.TAX_TYPE: "tax type",
+        Action.Kind.CONTACT: "contact",
+    }[Action.Kind(a.kind)]
+    return f"{label} {a.value}"
 
 
 def rule_save(
