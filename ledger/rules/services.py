@@ -348,6 +348,8 @@ def rule_run_execute(*, run_id: int) -> RuleRun:
     sync.skipped_count = result.lines_seen - result.lines_changed
     sync.detail = {"lines_seen": result.lines_seen, "fields_changed": result.fields_changed}
     sync.save()
+    if run.requested_by_id is None:  # the worker's own runs (new lines, sweep) are not audited
+        return run
     audit_record(
         action=AuditEntry.Action.RUN_FINISHED,
         run=run,
@@ -419,6 +421,12 @@ def action_describe(a: Action) -> str:
     return f"{label} {a.value}"
 
 
+def rule_next_position() -> int:
+    """Where a new rule goes: after every existing rule."""
+    last = Rule.objects.order_by("-position").values_list("position", flat=True).first()
+    return (last or 0) + 1
+
+
 def rule_save(
     *,
     rule: Rule,
@@ -436,8 +444,7 @@ def rule_save(
             old = Rule.objects.get(pk=rule.pk)
             before = rule_snapshot(old, list(old.conditions.all()), list(old.actions.all()))
         else:
-            last = Rule.objects.order_by("-position").values_list("position", flat=True).first()
-            rule.position = (last or 0) + 1
+            rule.position = rule_next_position()
             rule.created_by = _user(user)
         rule.updated_by, rule.updated_at = _user(user), timezone.now()
         rule.save()
@@ -463,7 +470,7 @@ def rule_delete(*, rule: Rule, user: AbstractBaseUser | None) -> RuleRun:
     """Delete a rule and re-apply the rules to the lines it had set (in the background)."""
     with transaction.atomic():
         snapshot = rule_snapshot(rule, list(rule.conditions.all()), list(rule.actions.all()))
-        run = rule_run_start(scope=RuleRun.Scope.RULE, user=None, rule=rule)
+        run = rule_run_start(scope=RuleRun.Scope.RULE, user=user, rule=rule)
         audit_record(
             action=AuditEntry.Action.RULE_DELETED,
             summary=f"Deleted rule “{rule.name}”",

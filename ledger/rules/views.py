@@ -139,7 +139,7 @@ def rule_preview(request: HttpRequest) -> HttpResponse:
     """The editor's live preview: a dry run of the engine with the rule as typed."""
     rule_id = request.GET.get("rule_id", "")
     rule = Rule.objects.filter(pk=int(rule_id)).first() if rule_id.isdigit() else None
-    rule = rule or Rule(position=(Rule.objects.count() + 1))
+    rule = rule or Rule(position=services.rule_next_position())
     form, conditions, actions = _forms_bound(request, rule)
     context: dict[str, Any] = {
         "preview_mode": True,

@@ -113,6 +113,7 @@ def test_new_lines_are_categorized_after_the_ingest_commits(
     apply_new_lines(eur.pk, line.seq)  # what the worker runs
     assert Categorization.objects.get(transaction=line).account_code == "1"
     assert RuleRun.objects.get().scope == RuleRun.Scope.NEW_LINES
+    assert not AuditEntry.objects.filter(action="RUN_FINISHED").exists()  # the worker's own
 
 
 @pytest.mark.usefixtures("no_rules")
@@ -245,3 +246,32 @@ def test_defaults_categorize_typical_wise_lines(eur, line, treatment, code):
     apply_all()
     booking = Categorization.objects.get(transaction=stored)
     assert (booking.treatment, booking.account_code) == (treatment, code)
+
+
+@pytest.mark.usefixtures("no_rules")
+def test_a_hand_edit_made_during_a_run_is_honoured(eur, owner):
+    lines = lines_store(eur, *({"amount": f"-{n}", "description": "Figma"} for n in (1, 2, 3)))
+    rule_make("a", conditions=[cond("DESCRIPTION", "figma")], actions=[act("ACCOUNT_CODE", "1")])
+
+    def edit_between_batches(done: int) -> None:
+        if done == 1:  # after the first line's batch, before the last line's
+            categorization_edit(line=lines[2], user=owner, values={"account_code": "77"},
+                                locked=set())  # fmt: skip
+
+    rules_apply(queryset=Transaction.objects.all(), specs=specs_saved(), batch=1,
+                progress=edit_between_batches)  # fmt: skip
+    codes = [Categorization.objects.get(transaction=line).account_code for line in lines]
+    assert codes == ["1", "1", "77"]
+
+
+@pytest.mark.usefixtures("no_rules")
+def test_an_unreachable_broker_never_fails_an_ingest(eur, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    with (
+        mock.patch("ledger.rules.tasks.apply_new_lines.delay", side_effect=OSError("down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        line = lines_store(eur, {"amount": "-9", "description": "Figma"})[0]
+    assert Transaction.objects.filter(pk=line.pk).exists()
+    assert rules_apply_unseen().lines_seen == 1  # the sweep picks it up
