@@ -20,6 +20,7 @@ from ledger.rules.engine import (
     RuleSpec,
     lines_unseen,
     rows_read,
+    scoped,
     specs_saved,
 )
 from ledger.rules.models import (
@@ -153,12 +154,8 @@ def _batch_apply(
             .filter(transaction_id__gte=first, transaction_id__lte=last)
             .values_list("id", flat=True)
         )
-        outcomes = []
-        for row in rows_read(in_range):
-            line = engine.line(row)
-            if focus_id and not engine.focus_covers(focus, focus_id, row, line):
-                continue
-            outcomes.append(engine.outcome(row, line))
+        rows, lines = scoped(engine, rows_read(in_range), focus, focus_id)
+        outcomes = engine.outcomes(rows, lines)
         _outcomes_store(outcomes, run=run)
     return outcomes
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Transaction
-from ledger.rules.engine import RuleSpec, preview, spec_from_models, specs_saved
+from ledger.rules.engine import Engine, RuleSpec, preview, rows_read, spec_from_models, specs_saved
 from ledger.rules.models import Action, Categorization, Condition, Rule
 from ledger.rules.services import rule_save, rules_apply
 from ledger.rules.tests.factories import act, cond, lines_store, rule_make
@@ -182,5 +182,14 @@ def test_preview_equals_apply_for_random_rules(eur, existing, edited, which):
     shown = preview_of(*parts)
     done = save_and_apply(*parts)
     assert done.change_set == shown.change_set()
+    # A rule's single-line test (scope, counts) agrees with its batch test (outcomes).
+    engine = Engine(specs_saved(), at="")
+    lines = [engine.line(row) for row in rows_read(Transaction.objects.all())]
+    for rule in engine.rules:
+        by_line = {i for i, line in enumerate(lines) if rule.matches(line)}
+        by_batch = set(
+            rule.select(lambda key: [line[key] for line in lines], list(range(len(lines))))
+        )
+        assert by_line == by_batch, rule.name
     # The scope was enough: applying everything afterwards finds nothing left to change.
     assert rules_apply(queryset=Transaction.objects.all(), specs=specs_saved()).lines_changed == 0
