@@ -28,4 +28,8 @@ app.conf.beat_schedule = {
     # transfers or payments, and If-Modified-Since keeps each poll to a few calls.
     # Wise's own feed syncs every 4 h, so hourly catches its lines well within a cycle.
     "xero-pull": {"task": "ledger.xero_pull_all", "schedule": 60 * MINUTE},
+    # New lines are categorized by a task enqueued when their ingest commits; if the
+    # broker was unreachable then, that task is lost. This sweep finds lines no rule run
+    # has seen (one indexed query when there are none) soon enough to precede posting.
+    "rules-apply-unseen": {"task": "rules.apply_unseen", "schedule": 10 * MINUTE},
 }

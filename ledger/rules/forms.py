@@ -1,0 +1,288 @@
+"""Forms of the rules pages: a rule with its condition and action formsets, and the
+hand edit of one line's booking."""
+
+from typing import Any
+
+from django import forms
+from django.forms import BaseInlineFormSet, inlineformset_factory
+
+from accounts.models import CashAccount, Transaction
+from ledger.rules.engine import ACCOUNT_CODE_RE, TAX_TYPE_RE
+from ledger.rules.models import BOOKING_FIELDS, Action, Categorization, Condition, Rule
+
+# Condition fields whose operator is implied (the form sets it).
+IMPLIED_OPERATOR = {
+    Condition.Field.AMOUNT: Condition.Operator.BETWEEN,
+    Condition.Field.CURRENCY: Condition.Operator.IS_ONE_OF,
+    Condition.Field.DIRECTION: Condition.Operator.IS_ONE_OF,
+    Condition.Field.WISE_TYPE: Condition.Operator.IS_ONE_OF,
+    Condition.Field.CASH_ACCOUNT: Condition.Operator.IS_ONE_OF,
+}
+TREATMENT_PREFIX = "TREATMENT:"
+ACTION_CHOICES = [
+    (Action.Kind.ACCOUNT_CODE.value, "Set ledger account (Xero code)"),
+    (Action.Kind.TAX_TYPE.value, "Set tax type"),
+    (Action.Kind.CONTACT.value, "Set contact"),
+    (Action.Kind.TRACKING.value, "Set tracking category and option"),
+    (f"{TREATMENT_PREFIX}FEE", "Treat as bank fee"),
+    (f"{TREATMENT_PREFIX}TRANSFER", "Treat as transfer between own balances"),
+    (f"{TREATMENT_PREFIX}EXCLUDE", "Exclude from the books"),
+    (f"{TREATMENT_PREFIX}NORMAL", "Treat as income or expense"),
+]
+
+
+class RuleForm(forms.ModelForm):
+    class Meta:
+        model = Rule
+        fields = ["name", "match", "stop_processing", "is_active", "notes"]
+        widgets = {
+            "match": forms.RadioSelect,
+            "notes": forms.Textarea(attrs={"rows": 2}),
+        }
+        labels = {
+            "match": "A line matches when it meets",
+            "stop_processing": "Stop: when this rule matches, skip the rules after it",
+            "is_active": "Active",
+        }
+
+
+class ConditionForm(forms.ModelForm):
+    class Meta:
+        model = Condition
+        fields = [
+            "field",
+            "operator",
+            "value",
+            "case_sensitive",
+            "amount_min",
+            "amount_max",
+            "amount_absolute",
+            "cash_account",
+        ]
+        widgets = {
+            "value": forms.TextInput(attrs={"list": "rule-values", "autocomplete": "off"}),
+            "amount_min": forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "from"}),
+            "amount_max": forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "to"}),
+        }
+        labels = {"amount_absolute": "absolute", "case_sensitive": "match case"}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        implied = IMPLIED_OPERATOR.get(data.get("field"))
+        if implied is not None:
+            data["operator"] = implied
+        return data
+
+
+class ActionForm(forms.ModelForm):
+    kind = forms.ChoiceField(choices=ACTION_CHOICES, label="Action")
+
+    class Meta:
+        model = Action
+        fields = ["kind", "value", "option"]
+        widgets = {
+            "value": forms.TextInput(attrs={"placeholder": "code, tax type, contact or category"}),
+            "option": forms.TextInput(attrs={"placeholder": "tracking option"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.kind == Action.Kind.TREATMENT:
+            self.initial["kind"] = f"{TREATMENT_PREFIX}{self.instance.value}"
+            self.initial["value"] = ""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("kind", "")
+        if kind.startswith(TREATMENT_PREFIX):
+            data["kind"], data["value"] = Action.Kind.TREATMENT, kind.removeprefix(TREATMENT_PREFIX)
+        return data
+
+
+class _AccountChoicesFormSet(BaseInlineFormSet):
+    """Reads the cash accounts once for every row's select, not once per row."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._account_choices = [("", "—")] + [
+            (a.pk, str(a)) for a in CashAccount.objects.order_by("currency", "name")
+        ]
+        for form in [*self.forms, self.empty_form]:
+            self._choices_set(form)
+
+    def _choices_set(self, form: forms.BaseForm) -> None:
+        if "cash_account" in form.fields:
+            form.fields["cash_account"].choices = self._account_choices  # type: ignore[attr-defined]
+
+    def clean(self) -> None:
+        super().clean()
+        if not any(kept(form) for form in self.forms):
+            raise forms.ValidationError("Add at least one condition.")
+
+
+class _ActionFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        kinds: list[str] = []
+        categories: set[str] = set()
+        for form in self.forms:
+            if not kept(form):
+                continue
+            kind = form.cleaned_data["kind"]
+            if kind == Action.Kind.TRACKING:
+                category = form.cleaned_data.get("value", "").strip().casefold()
+                if category in categories:
+                    raise forms.ValidationError("Each tracking category can be set once.")
+                categories.add(category)
+            elif kind in kinds:
+                raise forms.ValidationError(f"“{Action.Kind(kind).label}” is set twice.")
+            kinds.append(kind)
+        if not kinds:
+            raise forms.ValidationError("Add at least one action.")
+        if len(categories) > 2:
+            raise forms.ValidationError("Xero allows two tracking categories per line.")
+
+
+def kept(form: forms.BaseForm) -> bool:
+    """A formset row that holds data and is not marked for deletion."""
+    data = getattr(form, "cleaned_data", None)
+    return bool(data) and not data.get("DELETE")
+
+
+def condition_formset(
+    *, data: Any = None, instance: Rule, initial: list[dict[str, Any]] | None = None
+):
+    formset_class = inlineformset_factory(
+        Rule,
+        Condition,
+        form=ConditionForm,
+        formset=_AccountChoicesFormSet,
+        extra=len(initial or []) or (0 if instance.pk else 1),
+        can_delete=True,
+    )
+    return formset_class(data=data, instance=instance, initial=initial, prefix="conditions")
+
+
+def action_formset(*, data: Any = None, instance: Rule):
+    formset_class = inlineformset_factory(
+        Rule,
+        Action,
+        form=ActionForm,
+        formset=_ActionFormSet,
+        extra=0 if instance.pk else 1,
+        can_delete=True,
+    )
+    return formset_class(data=data, instance=instance, prefix="actions")
+
+
+def condition_initial_from_line(line: Transaction) -> list[dict[str, Any]]:
+    """Conditions that pick out lines like this one: who, what, which type, currency."""
+    initial: list[dict[str, Any]] = []
+    if line.counterparty.strip():
+        initial.append(
+            {
+                "field": Condition.Field.COUNTERPARTY,
+                "operator": Condition.Operator.EQUALS,
+                "value": line.counterparty.strip(),
+            }
+        )
+    else:
+        words = _stable_words(line.description)
+        if words:
+            initial.append(
+                {
+                    "field": Condition.Field.DESCRIPTION,
+                    "operator": Condition.Operator.CONTAINS,
+                    "value": words,
+                }
+            )
+    if line.wise_type and line.wise_type != "UNKNOWN":
+        initial.append(
+            {
+                "field": Condition.Field.WISE_TYPE,
+                "operator": Condition.Operator.IS_ONE_OF,
+                "value": line.wise_type,
+            }
+        )
+    initial.append(
+        {
+            "field": Condition.Field.CURRENCY,
+            "operator": Condition.Operator.IS_ONE_OF,
+            "value": line.currency,
+        }
+    )
+    return initial
+
+
+def _stable_words(description: str) -> str:
+    """The description up to its first digit: amounts, dates and references vary from
+    line to line; the words before them usually do not."""
+    text = description.strip()
+    for index, char in enumerate(text):
+        if char.isdigit():
+            text = text[:index]
+            break
+    text = text.strip(" -:#,.")
+    return text if len(text) >= 3 else description.strip()
+
+
+class CategorizationForm(forms.Form):
+    """The owner's hand edit of one line. A changed field is locked against rules."""
+
+    treatment = forms.ChoiceField(choices=Categorization.Treatment.choices)
+    account_code = forms.CharField(required=False, max_length=20, label="Account code")
+    tax_type = forms.CharField(required=False, max_length=50, label="Tax type")
+    contact_name = forms.CharField(required=False, max_length=255, label="Contact")
+    tracking = forms.CharField(
+        required=False,
+        label="Tracking",
+        help_text="Category: option; up to two, e.g. “Region: EU; Project: Hosting”.",
+    )
+    locked = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Locked against rules",
+        choices=[(name, name.replace("_", " ")) for name in BOOKING_FIELDS],
+        help_text="A field you change is locked for you; untick to hand it back to the rules.",
+    )
+
+    @classmethod
+    def initial_for(cls, booking: Categorization | None) -> dict[str, Any]:
+        if booking is None:
+            return {"treatment": Categorization.Treatment.NORMAL}
+        return {
+            "treatment": booking.treatment,
+            "account_code": booking.account_code,
+            "tax_type": booking.tax_type,
+            "contact_name": booking.contact_name,
+            "tracking": "; ".join(f"{t['name']}: {t['option']}" for t in booking.tracking),
+            "locked": booking.locked_fields,
+        }
+
+    def clean_account_code(self) -> str:
+        code = self.cleaned_data["account_code"].strip()
+        if code and not ACCOUNT_CODE_RE.search(code):
+            raise forms.ValidationError("A Xero account code: letters and digits (e.g. 404).")
+        return code
+
+    def clean_tax_type(self) -> str:
+        tax = self.cleaned_data["tax_type"].strip()
+        if tax and not TAX_TYPE_RE.search(tax):
+            raise forms.ValidationError("A Xero tax type, e.g. NONE, INPUT, OUTPUT.")
+        return tax
+
+    def clean_contact_name(self) -> str:
+        return self.cleaned_data["contact_name"].strip()
+
+    def clean_tracking(self) -> list[dict[str, str]]:
+        pairs = []
+        for part in self.cleaned_data["tracking"].split(";"):
+            if not part.strip():
+                continue
+            name, sep, option = part.partition(":")
+            if not sep or not name.strip() or not option.strip():
+                raise forms.ValidationError(f"“{part.strip()}” is not “Category: option”.")
+            pairs.append({"name": name.strip(), "option": option.strip()})
+        if len(pairs) > 2:
+            raise forms.ValidationError("Xero allows two tracking categories per line.")
+        return pairs
