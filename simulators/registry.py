@@ -9,6 +9,8 @@ import importlib
 from simulators.base import SimulatorServer
 
 SIMULATORS: dict[str, str] = {}
+SIMULATORS["ecb"] = "simulators.ecb.server:build"
+SIMULATORS["treasury"] = "simulators.treasury.server:build"
 
 
 def build(name: str, *, seed: int, port: int = 0) -> SimulatorServer:
