@@ -41,7 +41,7 @@ LEVELS: dict[str, Decimal] = {
     "TZS": D("2100.0"), "UAH": D("8.0"), "UGX": D("3500.0"), "UYU": D("30.0"),
     "VND": D("21000.0"), "ZAR": D("13.5"), "ZMW": D("9.0"),
 }  # fmt: skip
-DRIFT_BP = {"ARS": 700, "TRY": 450, "EGP": 250, "NGN": 300, "UAH": 200, "GHS": 250}
+DRIFT_BP = {"ARS": 300, "TRY": 300, "EGP": 250, "NGN": 300, "UAH": 200, "GHS": 250}
 AMENDED_EVERY_QUARTER = {"ARS"}
 PEGGED = {"AED", "BHD", "HKD", "JOD", "OMR", "QAR", "SAR"}
 EURO_MEMBERS = ("Austria-Euro", "Belgium-Euro", "France-Euro", "Germany-Euro", "Italy-Euro")
@@ -116,22 +116,26 @@ def reports(seed: int, end: date) -> tuple[Row, ...]:
     walks = {code: _walk(code, LEVELS[code], dates, seed) for code in texts}
     walks.update({text: _walk(text, level, dates, seed) for text, level in UNMAPPED.items()})
     rng = random.Random(f"treasury:{seed}:amendments")
+    carry: dict[str, Decimal] = {}  # an amended level persists into later reports
     rows: list[Row] = []
     for report in dates:
         line = 0
-        entries = [(text, walks[code][report], code) for code, text in texts.items()]
-        entries += [(member, walks["EUR"][report], "EUR") for member in EURO_MEMBERS]
-        entries += [(text, walks[text][report], text) for text in UNMAPPED]
-        for text, value, code in sorted(entries):
+        entries = [(text, code) for code, text in texts.items()]
+        entries += [(member, "EUR") for member in EURO_MEMBERS]
+        entries += [(text, text) for text in UNMAPPED]
+        for text, code in sorted(entries):
+            value = walks[code][report] * carry.get(code, Decimal(1))
             line += 1
             rows.append(Row(report, report, text, treasury_text(value), line))
             # Drawn for every row, used or not, so a row's values never depend on `end`.
             roll, move, delay = rng.randint(1, 5), rng.randint(10, 35), rng.randint(20, 75)
             amended = code in AMENDED_EVERY_QUARTER or (code in DRIFT_BP and roll == 1)
             effective = report + timedelta(days=delay)
-            if amended and report >= AMENDMENTS_SINCE and effective <= end:
+            if amended and report >= AMENDMENTS_SINCE:
                 # A move of 10-35% within the quarter after the report: an amendment row.
-                line += 1
-                moved = treasury_text(value * (100 + move) / 100)
-                rows.append(Row(report, effective, text, moved, line))
+                factor = Decimal(100 + move) / 100
+                carry[code] = carry.get(code, Decimal(1)) * factor
+                if effective <= end:
+                    line += 1
+                    rows.append(Row(report, effective, text, treasury_text(value * factor), line))
     return tuple(rows)

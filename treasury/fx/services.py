@@ -84,20 +84,25 @@ COLUMNS = [
 ]
 
 
+# PostgreSQL column types of COLUMNS, for the one-statement-per-batch unnest() insert.
+PG_TYPES = ("varchar", "varchar", "varchar", "date", "numeric", "date", "varchar",
+            "timestamptz", "timestamptz", "text")  # fmt: skip
+PG_BATCH = 20_000
+
+
 def _upsert(rates: list[ParsedRate], fetched_at: datetime) -> None:
-    """INSERT … ON CONFLICT (source, base, quote, date) DO UPDATE, one prepared statement
-    for all rows (SQLite and PostgreSQL both speak it). `bulk_create(update_conflicts=…)`
-    says the same, but builds a model and a 90-row statement per batch: 25 s instead of
-    3 s for the 225,000 rates of the ECB's history on SQLite."""
+    """INSERT … ON CONFLICT (source, base, quote, date) DO UPDATE, in the form each database
+    runs fastest. SQLite: one prepared statement executed over all rows. PostgreSQL: one
+    statement per 20,000 rows, the columns sent as arrays and spread by `unnest()`, so the
+    server inserts a set rather than parsing 225,000 statements (40 s down to a few).
+    `bulk_create(update_conflicts=…)` says the same but builds a model per row and
+    statements of 90 rows: 25 s instead of 4 s for the ECB's history on SQLite."""
     quote = connection.ops.quote_name
     ops = connection.ops
     table, columns = quote(Rate._meta.db_table), ", ".join(map(quote, COLUMNS))
     conflict = ", ".join(map(quote, UNIQUE_FIELDS))
     updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in UPDATED_FIELDS)
-    values = ", ".join(["%s"] * len(COLUMNS))
-    # Identifiers come from the model and constants; every value is a parameter.
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({values}) "  # noqa: S608
-    sql += f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+    on_conflict = f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
     when = ops.adapt_datetimefield_value(fetched_at)
     days: dict[date, object] = {}
 
@@ -114,8 +119,21 @@ def _upsert(rates: list[ParsedRate], fetched_at: datetime) -> None:
         )
         for r in rates
     ]  # fmt: skip
+    # Identifiers come from the model and constants; every value is a parameter.
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{kind}[]" for kind in PG_TYPES)
+        sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), PG_BATCH):
+                batch = rows[start : start + PG_BATCH]
+                cursor.execute(
+                    sql + on_conflict, [list(column) for column in zip(*batch, strict=True)]
+                )
+        return
+    values = ", ".join(["%s"] * len(COLUMNS))
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({values})"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.executemany(sql + on_conflict, rows)
 
 
 def _store_chunk(rates: list[ParsedRate], fetched_at: datetime) -> tuple[int, int, int]:
