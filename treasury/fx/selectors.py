@@ -206,7 +206,10 @@ MAJOR_CURRENCIES = ("AUD", "CAD", "CHF", "EUR", "GBP", "JPY", "USD")
 def currencies_held() -> set[str]:
     """Currencies of the active cash accounts (one query)."""
     return set(
-        CashAccount.objects.filter(is_active=True).values_list("currency", flat=True).distinct()
+        CashAccount.objects.filter(is_active=True)
+        .order_by()
+        .values_list("currency", flat=True)
+        .distinct()
     )
 
 

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from treasury.charts import Band, Series, line_chart
 from treasury.fx import selectors
@@ -77,6 +78,10 @@ def _history_context(request: HttpRequest, base: str, dates: dict[str, date]) ->
     }
 
 
+def _fetches_context(statuses: list[selectors.SourceStatus]) -> dict[str, Any]:
+    return {"statuses": statuses, "fetching": any(status.running for status in statuses)}
+
+
 def _page_context(request: HttpRequest) -> dict[str, Any]:
     base, base_error = _base(request)
     dates = selectors.latest_dates()
@@ -87,7 +92,7 @@ def _page_context(request: HttpRequest) -> dict[str, Any]:
         "base_error": base_error,
         "show_all": show_all,
         "overview": selectors.rates_overview(base=base, dates=dates, only=only),
-        "statuses": selectors.fetch_status(dates=dates),
+        **_fetches_context(selectors.fetch_status(dates=dates)),
         "overrides": selectors.overrides(),
         "override_log": selectors.override_log(),
         "override_form": OverrideForm(initial={"base": base}),
@@ -104,7 +109,10 @@ def rates(request: HttpRequest) -> HttpResponse:
         context = _history_context(request, base, selectors.latest_dates())
         return render(request, f"{TEMPLATE}#history", context)
     if target == "fetches":
-        return render(request, f"{TEMPLATE}#fetches", {"statuses": selectors.fetch_status()})
+        context = _fetches_context(selectors.fetch_status())
+        if request.GET.get("polling") and not context["fetching"]:
+            return HttpResponseClientRefresh()  # a fetch just ended: show its rates
+        return render(request, f"{TEMPLATE}#fetches", context)
     return render(request, TEMPLATE, _page_context(request))
 
 
@@ -118,7 +126,7 @@ def fetch(request: HttpRequest) -> HttpResponse:
     elif not request.htmx:
         messages.error(request, "Choose a source to fetch.")
     if request.htmx:
-        context = {"statuses": selectors.fetch_status(), "fetch_form_errors": form.errors}
+        context = _fetches_context(selectors.fetch_status())
         return render(
             request, f"{TEMPLATE}#fetches", context, status=200 if form.is_valid() else 400
         )

@@ -21,9 +21,12 @@ def test_history_swaps_in_place_and_an_override_is_saved(page, live_server, owne
     browser_login(page, live_server, "olivia")
     page.goto(f"{live_server.url}/rates/")
     assert page.locator("#history h2").inner_text() == "History: 1 USD in EUR"
-    page.select_option("#id_period", "3m")
-    page.fill("#id_quote", "JPY")
-    page.locator("#history button[type=submit]").click()
+    with page.expect_response(lambda r: "/rates/" in r.url and "period=3m" in r.url):
+        page.select_option("#id_period", "3m")  # htmx swaps the history on change
+    page.wait_for_selector("#history:not(.htmx-request)")
+    with page.expect_response(lambda r: "quote=JPY" in r.url):
+        page.fill("#id_quote", "JPY")
+        page.locator("#history button[type=submit]").click()
     page.wait_for_function("document.querySelector('#history h2').innerText.includes('JPY')")
     assert page.locator("#history svg.chart-svg polyline").count() == 1
     assert "quote=JPY" in page.url  # hx-push-url keeps the address shareable

@@ -4,8 +4,10 @@ nothing, the Wise fetcher, and audited owner overrides."""
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from threading import Barrier, Thread
 
 import pytest
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -14,6 +16,7 @@ from accounts.tests.factories import CashAccountFactory
 from simulators.ecb.fixtures import ECB_TODAY
 from simulators.treasury.fixtures import TREASURY_TODAY
 from treasury.fx import tasks
+from treasury.fx.currencies import TREASURY_DESCRIPTIONS, treasury_currency
 from treasury.fx.models import OverrideLog, Rate, Source
 from treasury.fx.services import (
     OverrideError,
@@ -333,3 +336,41 @@ def test_an_override_of_the_reverse_pair_on_the_same_day_is_refused(owner):
     override_set(user=owner, base="USD", quote="AED", on=day, rate=D("3.67"), reason="Peg")
     with pytest.raises(OverrideError, match="override for USD/AED on 2025-06-02 exists"):
         override_set(user=owner, base="AED", quote="USD", on=day, rate=D("0.27"), reason="x")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_fetches_at_once_end_with_the_rows_of_one(treasury_simulator):
+    start, outcomes = Barrier(2), []
+
+    def fetch() -> None:
+        try:
+            start.wait()
+            outcomes.append(rates_fetch(source="TREASURY", now=at(TREASURY_TODAY), http=quick()))
+        finally:
+            connection.close()
+
+    threads = [Thread(target=fetch) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(o.status for o in outcomes) in (["SKIPPED", "SUCCEEDED"], ["SUCCEEDED"] * 2)
+    published = {
+        (row.effective_date, treasury_currency(row.country_currency_desc), D(row.exchange_rate))
+        for row in treasury_simulator.rows()
+        if row.country_currency_desc in TREASURY_DESCRIPTIONS.values()
+    }
+    assert stored("TREASURY") == published
+
+
+def test_the_wise_integration_plugs_its_client_in(monkeypatch):
+    from treasury.fx import services
+
+    CashAccountFactory(currency="EUR")
+    client = FakeWiseClient({"EUR": [(datetime(2025, 6, 30, 9, tzinfo=UTC), "0.8533")]})
+    monkeypatch.setattr(services, "_wise_client_factory", None)
+    services.wise_client_factory_register(lambda: client)
+    assert rates_fetch(source="WISE").status == SyncRun.Status.SUCCEEDED
+    assert client.calls
+    services.wise_client_factory_register(lambda: None)  # disconnected again
+    assert rates_fetch(source="WISE").message == "Wise is not connected."
