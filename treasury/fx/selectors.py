@@ -305,12 +305,6 @@ class SourceStatus:
             SyncRun.Status.QUEUED,
         }
 
-    @property
-    def age(self) -> timedelta | None:
-        if self.last_success is None or self.last_success.finished_at is None:
-            return None
-        return timezone.now() - self.last_success.finished_at
-
 
 def fetch_status(*, dates: dict[str, date] | None = None, recent: int = 60) -> list[SourceStatus]:
     """The last run and last success of each fetched source (two queries, one with

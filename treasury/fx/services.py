@@ -185,12 +185,8 @@ def rates_store(
         block = list(chunk)
         with transaction.atomic():
             c, u, n = _store_chunk(block, fetched_at)
-        created, updated, unchanged, done = (
-            created + c,
-            updated + u,
-            unchanged + n,
-            done + len(block),
-        )
+        created, updated, unchanged = created + c, updated + u, unchanged + n
+        done += len(block)
         if on_progress is not None:
             on_progress(done, len(ordered))
     return StoreResult(created, updated, unchanged, ordered[0].date, ordered[-1].date)
