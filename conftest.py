@@ -7,7 +7,11 @@ from django.test import Client
 from treasury.services import user_create_accountant, user_create_owner
 
 # Simulator fixtures (`xero_sim`, ...) for every app's tests.
-pytest_plugins = ["simulators.xero.fixtures"]
+pytest_plugins = [
+    "simulators.xero.fixtures",
+    "simulators.ecb.fixtures",
+    "simulators.treasury.fixtures",
+]
 
 PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105 - test users only
 

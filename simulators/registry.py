@@ -10,6 +10,8 @@ from simulators.base import SimulatorServer
 
 SIMULATORS: dict[str, str] = {
     "xero": "simulators.xero.server:build",
+    "ecb": "simulators.ecb.server:build",
+    "treasury": "simulators.treasury.server:build",
 }
 
 

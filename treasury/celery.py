@@ -8,6 +8,7 @@ here is a stable string, so renaming a function never orphans a schedule.
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "treasury.settings")
 
@@ -32,4 +33,15 @@ app.conf.beat_schedule = {
     # broker was unreachable then, that task is lost. This sweep finds lines no rule run
     # has seen (one indexed query when there are none) soon enough to precede posting.
     "rules-apply-unseen": {"task": "rules.apply_unseen", "schedule": 10 * MINUTE},
+    # The ECB publishes at about 16:00 CET on TARGET days. Hourly, because crontab hours
+    # follow TIME_ZONE, not Frankfurt's; the task asks nothing of the ECB until a day it
+    # does not hold is due (after 16:30 Europe/Berlin), so the first run after
+    # publication fetches and the others cost one query.
+    "fx-ecb": {"task": "fx.fetch_ecb_when_published", "schedule": crontab(minute=20)},
+    # Treasury reports are quarterly with amendments at any time: a daily look (one
+    # small filtered query) finds an amendment within a day.
+    "fx-treasury": {"task": "fx.fetch_treasury", "schedule": crontab(hour=6, minute=40)},
+    # Wise mid-market rates move all day: hourly while connected (skipped without a
+    # request otherwise).
+    "fx-wise": {"task": "fx.fetch_wise", "schedule": crontab(minute=5)},
 }

@@ -1,4 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from treasury.fx import views
 
 app_name = "fx"
-urlpatterns: list = []
+urlpatterns = [
+    path("rates/", views.rates, name="rates"),
+    path("rates/fetch/", views.fetch, name="fetch"),
+    path("rates/overrides/", views.override, name="override"),
+    path("rates/overrides/<int:pk>/remove/", views.override_delete, name="override-remove"),
+]
