@@ -8,7 +8,9 @@ import importlib
 
 from simulators.base import SimulatorServer
 
-SIMULATORS: dict[str, str] = {}
+SIMULATORS: dict[str, str] = {
+    "wise": "simulators.wise.server:build",
+}
 
 
 def build(name: str, *, seed: int, port: int = 0) -> SimulatorServer:
