@@ -22,11 +22,11 @@ class WiseConnectForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         help_text="Wise.com > Settings > API tokens. Read-only is enough.",
     )
-    profile_id = forms.TypedChoiceField(
+    # Any profile id is valid here: the view checks it against the token's profiles.
+    profile_id = forms.IntegerField(
         label="Profile",
-        coerce=int,
         required=False,
-        choices=[],
+        widget=forms.Select,
         help_text="Load the profiles this token can read, then pick one.",
     )
     sca_private_key = forms.CharField(
@@ -56,7 +56,7 @@ class WiseConnectForm(forms.Form):
         self.set_profiles(profiles or [])
 
     def set_profiles(self, profiles: list[tuple[int, str]]) -> None:
-        self.fields["profile_id"].choices = [("", "— choose a profile —"), *profiles]
+        self.fields["profile_id"].widget.choices = [("", "— choose a profile —"), *profiles]
 
     def clean_sca_private_key(self) -> str:
         return _pem_checked(self.cleaned_data["sca_private_key"], private_key_load)

@@ -91,8 +91,12 @@ def gaps_open() -> QuerySet[BalanceGap]:
     return BalanceGap.objects.filter(resolved_at__isnull=True).select_related("account")
 
 
-def wise_connections() -> QuerySet[WiseConnection]:
-    return WiseConnection.objects.select_related("institution").order_by("profile_name")
+def wise_connections(*, secrets: bool = False) -> QuerySet[WiseConnection]:
+    """The connections; their secrets are read (and decrypted) only when asked for."""
+    connections = WiseConnection.objects.select_related("institution").order_by("profile_name")
+    if not secrets:
+        connections = connections.defer("api_token", "sca_private_key", "webhook_public_key")
+    return connections
 
 
 ACTIVE_RUN_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)

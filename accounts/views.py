@@ -122,7 +122,7 @@ def _connect_context(form: WiseConnectForm, **extra: Any) -> dict[str, Any]:
             fingerprint(c.sca_private_key) if c.sca_private_key else "",
             fingerprint(c.webhook_public_key) if c.webhook_public_key else "",
         )
-        for c in wise_connections()
+        for c in wise_connections(secrets=True)
     ]
     return {
         "form": form,

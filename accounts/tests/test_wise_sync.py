@@ -315,3 +315,22 @@ def test_a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once(
     interrupted.refresh_from_db()
     assert interrupted.status == SyncRun.Status.FAILED
     assert "Interrupted" in interrupted.error
+
+
+def test_a_missing_first_line_is_caught_because_the_balance_opened_at_zero(
+    wise_sim, wise_connection
+):
+    first = wise_sim.business.balance(70002).lines[0]
+    wise_sim.hidden_refs.add(first["referenceNumber"])
+    _sync(wise_connection)
+    cursor = StatementCursor.objects.get(account__wise_balance_id=70002)
+    assert cursor.proof_status == StatementCursor.Proof.MISMATCH
+    assert cursor.proof_wise_minor - cursor.proof_stored_minor == to_minor(
+        first["amount"]["value"], "EUR"
+    )
+    wise_sim.hidden_refs.clear()
+    _sync(wise_connection)
+    cursor.refresh_from_db()
+    assert cursor.proof_status == StatementCursor.Proof.OK
+    assert CashAccount.objects.get(wise_balance_id=70002).opening_balance_minor == 0
+    assert stored_keys() == simulator_keys(wise_sim)

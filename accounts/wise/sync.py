@@ -365,7 +365,7 @@ def _days_check(account: CashAccount) -> tuple[bool, date | None]:
     return True, agreeing
 
 
-def _gap_start(account: CashAccount, at: datetime) -> datetime:
+def _gap_start(account: CashAccount, connection: WiseConnection, at: datetime) -> datetime:
     """Where to fetch again from, after a failed proof."""
     all_agree, agreeing = _days_check(account)
     if not all_agree and agreeing is not None:
@@ -373,16 +373,30 @@ def _gap_start(account: CashAccount, at: datetime) -> datetime:
     last = Transaction.objects.filter(account=account).order_by("-booked_at").first()
     if all_agree and last is not None:
         return last.booked_at  # lines missing after the last stored one
-    connection = WiseConnection.objects.get(profile_id=account.wise_profile_id)
     return _first_sync_start(account, connection, at)  # already the first day disagrees
 
 
 def balance_prove(
-    *, account: CashAccount, cursor: StatementCursor, wise: WiseBalance, at: datetime
+    *,
+    account: CashAccount,
+    connection: WiseConnection,
+    cursor: StatementCursor,
+    wise: WiseBalance,
+    at: datetime,
 ) -> Proof:
-    """Compare Wise's balance at `at` with the stored lines; open or resolve gaps."""
+    """Compare Wise's balance at `at` with the stored lines; open or resolve gaps.
+
+    The stored balance is the opening balance plus the stored lines. When the history
+    was fetched from the day the balance opened, the opening is known to be zero: a line
+    missing before the first stored one then shows too (otherwise the opening derived
+    from the first line's running balance would silently absorb it).
+    """
     wise_minor = to_minor(wise.cash_amount, account.currency)
     stored = stored_balance_minor_at(account, at)
+    from_opening = _first_sync_start(account, connection, at).date() == account.opened_on
+    missing_first = from_opening and account.opening_balance_minor != 0
+    if missing_first:
+        stored -= account.opening_balance_minor
     proof = Proof(ok=stored == wise_minor, at=at, wise_minor=wise_minor, stored_minor=stored)
     with transaction.atomic():
         BalanceSnapshot.objects.get_or_create(
@@ -400,7 +414,11 @@ def balance_prove(
         if proof.ok:
             open_gaps.update(resolved_at=timezone.now())
             return proof
-        start = _gap_start(account, at)
+        start = (
+            _first_sync_start(account, connection, at)
+            if missing_first
+            else _gap_start(account, connection, at)
+        )
         difference = from_minor(wise_minor - stored, account.currency)
         BalanceGap.objects.create(
             account=account,
@@ -541,7 +559,9 @@ def _account_sync_leased(
         _range_store(
             account=account, cursor=cursor, owner=owner, statement=statement, upper=upper, run=run
         )
-    proof = balance_prove(account=account, cursor=cursor, wise=wise, at=proof_at)
+    proof = balance_prove(
+        account=account, connection=connection, cursor=cursor, wise=wise, at=proof_at
+    )
     return sync_run_finish(
         run,
         status=SyncRun.Status.SUCCEEDED,
