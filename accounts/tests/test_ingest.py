@@ -193,8 +193,15 @@ def test_a_large_batch_overlapping_stored_lines_adds_only_the_new_ones():
 
 def test_stored_values_survive_the_database_round_trip():
     account = CashAccountFactory(currency="USD")
-    _ingest(account, [line("-12.34", currency="USD", balance="100.00", counter_currency="EUR",
-                           counter_amount=Decimal("11.02"), fx_rate=Decimal("0.8930123"))])  # fmt: skip
+    converted = line(
+        "-12.34",
+        currency="USD",
+        balance="100.00",
+        counter_currency="EUR",
+        counter_amount=Decimal("11.02"),
+        fx_rate=Decimal("0.8930123"),
+    )
+    _ingest(account, [converted])
     stored = Transaction.objects.get()
     assert stored.booked_at.tzinfo is not None
     assert (stored.amount, stored.running_balance) == (Decimal("-12.34"), Decimal("100.00"))
