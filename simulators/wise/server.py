@@ -620,8 +620,9 @@ class WiseSimulator(SimulatorServer):
     # --- control ---------------------------------------------------------------------------
 
     def control(self, action: str, request: SimRequest) -> SimResponse:
-        body = request.json() if request.method == "POST" else None
+        posted_json = request.method == "POST" and action != "public-keys"  # that one is PEM
         try:
+            body = request.json() if posted_json else None
             return self._control_action(action, request, body or {})
         except (KeyError, ValueError, InvalidOperation, TypeError) as exc:
             return SimResponse.json({"error": str(exc)}, status=400)
