@@ -146,7 +146,12 @@ def _account_name(balance: WiseBalance) -> str:
 def _accounts_upsert(
     connection: WiseConnection, balances: list[WiseBalance], taken_at: datetime
 ) -> list[CashAccount]:
-    """One cash account per Wise balance, each with a snapshot of what Wise reported."""
+    """One cash account per Wise balance, each with a snapshot of what Wise reported.
+
+    Concurrent upserts of one connection queue on its row (PostgreSQL; SQLite takes the
+    write lock at the transaction's start), so a balance never gets two accounts.
+    """
+    WiseConnection.objects.select_for_update().filter(pk=connection.pk).first()
     existing = {
         a.wise_balance_id: a
         for a in CashAccount.objects.filter(wise_balance_id__in=[b.id for b in balances])
