@@ -349,3 +349,13 @@ def test_transactions_empty_states(owner_client, accountant_client):
 def test_proof_badge_reflects_the_cursor(owner_client, synced):
     StatementCursor.objects.update(proof_status=StatementCursor.Proof.UNCHECKED)
     assert "Not checked" in owner_client.get(LIST).content.decode()
+
+
+def test_the_admin_never_shows_a_secret(accountant_client, owner_client, wise_connection):
+    url = reverse("admin:accounts_wiseconnection_change", args=[wise_connection.pk])
+    for client in (owner_client, accountant_client):
+        html = client.get(url).content.decode()
+        assert wise_connection.token_masked in html
+        assert SIM_TOKEN not in html
+    listing = accountant_client.get(reverse("admin:accounts_wiseconnection_changelist"))
+    assert SIM_TOKEN not in listing.content.decode()

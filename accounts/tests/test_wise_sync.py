@@ -1,6 +1,9 @@
 """The Wise sync against the simulator over real HTTP: complete, idempotent, fault
 tolerant, proved against Wise's balances."""
 
+import socket
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -22,7 +25,7 @@ from accounts.tests.wise_helpers import (
     stored_balances,
     stored_keys,
 )
-from accounts.wise.sync import wise_account_sync, wise_connection_sync
+from accounts.wise.sync import wise_account_sync, wise_balances_sync, wise_connection_sync
 from simulators.wise.generator import PROFILE_BUSINESS
 from treasury.money import to_minor
 
@@ -242,8 +245,6 @@ def test_a_balance_closed_at_wise_is_marked_inactive(wise_sim, wise_connection):
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_syncs_store_each_line_once(wise_sim, wise_connection):
     wise_sim.set_faults(slow_rate=1.0, slow_seconds=0.2)  # so the two overlap
-    from accounts.wise.sync import wise_balances_sync
-
     wise_balances_sync(connection=wise_connection)
     account = CashAccount.objects.get(wise_balance_id=70001)
     runs = run_concurrently(lambda: wise_account_sync(account=account))
@@ -265,8 +266,6 @@ def test_two_concurrent_connection_syncs_store_each_line_once(wise_sim, wise_con
 
 
 def test_a_live_lease_blocks_and_an_expired_one_is_taken_over(wise_sim, wise_connection):
-    from accounts.wise.sync import wise_balances_sync
-
     wise_balances_sync(connection=wise_connection)
     account = CashAccount.objects.get(wise_balance_id=70002)
     cursor = StatementCursor.objects.create(
@@ -289,12 +288,6 @@ def test_a_live_lease_blocks_and_an_expired_one_is_taken_over(wise_sim, wise_con
 def test_a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once(
     wise_sim, wise_connection
 ):
-    import socket
-    import subprocess
-    import sys
-
-    from accounts.wise.sync import wise_balances_sync
-
     wise_balances_sync(connection=wise_connection)
     account = CashAccount.objects.get(wise_balance_id=70002)
     dead = subprocess.run(

@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.models import CashAccount, SyncRun, Transaction, WebhookDelivery
 from accounts.tasks import sync_wise_account
 from accounts.tests.wise_helpers import simulator_keys, stored_keys
-from accounts.wise.sync import wise_balances_sync
+from accounts.wise.sync import wise_balances_sync, wise_connection_sync
 from simulators.wise.fixtures import rsa_keypair
 
 pytestmark = pytest.mark.django_db
@@ -154,8 +154,6 @@ def test_webhook_answers_get_with_405(hooked):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_payment_at_wise_reaches_the_books_through_a_real_webhook(wise_sim, hooked, live_server):
-    from accounts.wise.sync import wise_connection_sync
-
     wise_connection_sync(connection=hooked)
     before = Transaction.objects.count()
     wise_sim.webhook_url = live_server.url + URL

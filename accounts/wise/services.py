@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from accounts.models import CashAccount, Institution, SyncRun, WiseConnection
 from accounts.wise.client import WiseProfile
+from accounts.wise.lease import sync_runs_interrupted_fail
 from accounts.wise.sca import KeyPair, keypair_generate
+from accounts.wise.sync import wise_client_for
 
 # A queued run older than this is presumed lost (its worker died before it started).
 QUEUED_FRESH = timedelta(minutes=10)
@@ -22,8 +24,6 @@ QUEUED_FRESH = timedelta(minutes=10)
 
 def wise_profiles_fetch(*, token: str, environment: str) -> list[WiseProfile]:
     """The profiles a token can read (raises WiseAuthError for a refused token)."""
-    from accounts.wise.sync import wise_client_for
-
     probe = WiseConnection(api_token=token, environment=environment)
     with wise_client_for(probe) as client:
         return client.profiles()
@@ -114,7 +114,6 @@ def wise_account_sync_request(*, account: CashAccount, label: str = "") -> SyncR
 def wise_connection_sync_request(*, connection: WiseConnection) -> SyncRun:
     """Queue a sync of the whole connection ("Sync now"), unless one is queued or running."""
     from accounts.tasks import sync_wise_connection
-    from accounts.wise.sync import sync_runs_interrupted_fail
 
     sync_runs_interrupted_fail()
     active = (

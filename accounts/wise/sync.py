@@ -18,19 +18,12 @@ The statement sync of one account follows the house sync pattern:
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.lines import StatementLineError
@@ -38,10 +31,8 @@ from accounts.models import (
     BalanceGap,
     BalanceSnapshot,
     CashAccount,
-    DailyBalance,
     StatementCursor,
     SyncRun,
-    Transaction,
     WiseConnection,
 )
 from accounts.services import transactions_ingest
@@ -53,8 +44,10 @@ from accounts.wise.client import (
     WiseUnavailable,
     statement_ranges,
 )
+from accounts.wise.lease import leased, process_name, sync_runs_interrupted_fail
 from accounts.wise.normalize import statement_lines_from_wise
-from treasury.money import from_minor, money_format, to_minor
+from accounts.wise.proof import balance_prove, history_start
+from treasury.money import to_minor
 
 logger = logging.getLogger("bulwark.wise")
 
@@ -84,10 +77,6 @@ def wise_client_for(connection: WiseConnection) -> WiseClient:
 # --- runs -----------------------------------------------------------------------------
 
 
-def _process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def sync_run_start(
     run: SyncRun | None, *, kind: str, account: CashAccount | None = None, label: str = ""
 ) -> SyncRun:
@@ -95,7 +84,7 @@ def sync_run_start(
     if run is None:
         run = SyncRun(kind=kind, account=account, label=label)
     run.status, run.started_at = SyncRun.Status.RUNNING, timezone.now()
-    run.detail = {**run.detail, "process": _process()}
+    run.detail = {**run.detail, "process": process_name()}
     run.save()
     return run
 
@@ -109,19 +98,6 @@ def _run_failed(run: SyncRun, exc: Exception) -> SyncRun:
         transient=isinstance(exc, TRANSIENT_ERRORS),
         retry_after=getattr(exc, "retry_after", None),
     )
-
-
-def sync_runs_interrupted_fail() -> int:
-    """Fail the runs left RUNNING by processes of this host that were killed."""
-    failed = 0
-    running = SyncRun.objects.filter(
-        status=SyncRun.Status.RUNNING,
-        kind__in=[SyncRun.Kind.WISE_BALANCES, SyncRun.Kind.WISE_STATEMENTS],
-    )
-    for run in running.only("pk", "detail"):
-        if _owner_is_dead(run.detail.get("process", "")):
-            failed += _interrupted_run_fail(run.pk)
-    return failed
 
 
 def sync_run_finish(run: SyncRun, *, status: str, error: str = "", **detail: Any) -> SyncRun:
@@ -209,103 +185,14 @@ def wise_balances_sync(
     return sync_run_finish(run, status=SyncRun.Status.SUCCEEDED, accounts=[a.pk for a in accounts])
 
 
-# --- the per-account lease ----------------------------------------------------------------
-
-
-def _lease_owner(run: SyncRun) -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{run.pk}:{uuid.uuid4().hex[:8]}"
-
-
-def _owner_is_dead(owner: str) -> bool:
-    """Whether the lease holder was a process on this host that no longer runs."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _interrupted_run_fail(run_id: int) -> int:
-    return SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error="Interrupted: the process running this sync stopped; a later sync resumes it.",
-    )
-
-
-def lease_acquire(cursor: StatementCursor, owner: str) -> bool:
-    """Take the account's lease if it is free, expired, or left by a dead local process."""
-    now = timezone.now()
-    until = now + timedelta(seconds=settings.WISE_SYNC_LEASE_SECONDS)
-    free = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
-    previous = (
-        StatementCursor.objects.filter(pk=cursor.pk).values_list("lock_owner", flat=True).first()
-    )
-    taken = StatementCursor.objects.filter(free, pk=cursor.pk).update(
-        locked_until=until, lock_owner=owner
-    )
-    if not taken and previous and _owner_is_dead(previous):
-        taken = StatementCursor.objects.filter(pk=cursor.pk, lock_owner=previous).update(
-            locked_until=until, lock_owner=owner
-        )
-    run_id = (previous or "").split(":")[2:3]
-    if taken and run_id and run_id[0].isdigit():  # the run that held it never finished
-        _interrupted_run_fail(int(run_id[0]))
-    return bool(taken)
-
-
-def lease_release(cursor: StatementCursor, owner: str) -> None:
-    StatementCursor.objects.filter(pk=cursor.pk, lock_owner=owner).update(
-        locked_until=None, lock_owner=""
-    )
-
-
-@contextmanager
-def _leased(account: CashAccount, run: SyncRun) -> Iterator[tuple[StatementCursor, str] | None]:
-    cursor = _cursor_for(account)
-    owner = _lease_owner(run)
-    if not lease_acquire(cursor, owner):
-        yield None
-        return
-    try:
-        yield cursor, owner
-    finally:
-        lease_release(cursor, owner)
-
-
-def _cursor_for(account: CashAccount) -> StatementCursor:
-    try:
-        cursor, _ = StatementCursor.objects.get_or_create(account=account)
-    except IntegrityError:  # created by a concurrent sync between our get and create
-        cursor = StatementCursor.objects.get(account=account)
-    return cursor
-
-
 # --- statements ---------------------------------------------------------------------------
-
-
-def _first_sync_start(account: CashAccount, connection: WiseConnection, now: datetime) -> datetime:
-    """The configured start, else 1 January two years back, not before the balance opened."""
-    start_day = connection.sync_start or settings.WISE_SYNC_START or date(now.year - 2, 1, 1)
-    if account.opened_on and account.opened_on > start_day:
-        start_day = account.opened_on
-    return datetime.combine(start_day, time.min, tzinfo=UTC)
 
 
 def _fetch_from(
     account: CashAccount, cursor: StatementCursor, connection: WiseConnection, now: datetime
 ) -> datetime:
     if cursor.synced_until is None:
-        since = _first_sync_start(account, connection, now)
+        since = history_start(account, connection, now)
     else:
         since = cursor.synced_until - timedelta(hours=settings.WISE_SYNC_OVERLAP_HOURS)
     gap_start = (
@@ -315,131 +202,6 @@ def _fetch_from(
         .first()
     )
     return min(since, gap_start) if gap_start else since
-
-
-@dataclass(frozen=True)
-class Proof:
-    ok: bool
-    at: datetime
-    wise_minor: int
-    stored_minor: int
-
-
-def stored_balance_minor_at(account: CashAccount, moment: datetime) -> int:
-    """The balance of the stored lines at `moment`: the closing of the day before, plus
-    that day's lines up to the moment (sums, not Wise's running balances)."""
-    day = moment.astimezone(UTC).date()
-    before = (
-        DailyBalance.objects.filter(account=account, date__lt=day)
-        .order_by("-date")
-        .values_list("closing_minor", flat=True)
-        .first()
-    )
-    account.refresh_from_db(fields=["opening_balance_minor"])
-    same_day = Transaction.objects.filter(
-        account=account, booked_on=day, booked_at__lte=moment
-    ).aggregate(total=Sum("amount_minor"))["total"]
-    return (account.opening_balance_minor if before is None else before) + (same_day or 0)
-
-
-def _days_check(account: CashAccount) -> tuple[bool, date | None]:
-    """Compare each day's stored closing with the running balance Wise gave the day's last
-    line: (whether all days agree, the last day that agrees before the first that does
-    not). A missing line hides after that day's last line."""
-    closings = dict(
-        DailyBalance.objects.filter(account=account).values_list("date", "closing_minor")
-    )
-    last_of_day: dict[date, tuple[datetime, set[int]]] = {}
-    lines = (
-        Transaction.objects.filter(account=account, running_balance_minor__isnull=False)
-        .order_by("booked_at")
-        .values_list("booked_on", "booked_at", "running_balance_minor")
-        .iterator(chunk_size=5000)
-    )
-    for day, booked_at, running in lines:
-        latest = last_of_day.get(day)
-        if latest is None or booked_at > latest[0]:
-            last_of_day[day] = (booked_at, {running})
-        elif booked_at == latest[0]:  # same instant: either order is Wise's
-            latest[1].add(running)
-    agreeing = None
-    for day in sorted(last_of_day):
-        if closings.get(day) not in last_of_day[day][1]:
-            return False, agreeing
-        agreeing = day
-    return True, agreeing
-
-
-def _gap_start(account: CashAccount, connection: WiseConnection, at: datetime) -> datetime:
-    """Where to fetch again from, after a failed proof."""
-    all_agree, agreeing = _days_check(account)
-    if not all_agree and agreeing is not None:
-        return datetime.combine(agreeing, time.min, tzinfo=UTC)
-    last = Transaction.objects.filter(account=account).order_by("-booked_at").first()
-    if all_agree and last is not None:
-        return last.booked_at  # lines missing after the last stored one
-    return _first_sync_start(account, connection, at)  # already the first day disagrees
-
-
-def balance_prove(
-    *,
-    account: CashAccount,
-    connection: WiseConnection,
-    cursor: StatementCursor,
-    wise: WiseBalance,
-    at: datetime,
-) -> Proof:
-    """Compare Wise's balance at `at` with the stored lines; open or resolve gaps.
-
-    The stored balance is the opening balance plus the stored lines. When the history
-    was fetched from the day the balance opened, the opening is known to be zero: a line
-    missing before the first stored one then shows too (otherwise the opening derived
-    from the first line's running balance would silently absorb it).
-    """
-    wise_minor = to_minor(wise.cash_amount, account.currency)
-    stored = stored_balance_minor_at(account, at)
-    from_opening = _first_sync_start(account, connection, at).date() == account.opened_on
-    missing_first = from_opening and account.opening_balance_minor != 0
-    if missing_first:
-        stored -= account.opening_balance_minor
-    proof = Proof(ok=stored == wise_minor, at=at, wise_minor=wise_minor, stored_minor=stored)
-    with transaction.atomic():
-        BalanceSnapshot.objects.get_or_create(
-            account=account,
-            taken_at=at,
-            defaults={"balance_minor": wise_minor, "raw": dict(wise.raw)},
-        )
-        StatementCursor.objects.filter(pk=cursor.pk).update(
-            proof_status=StatementCursor.Proof.OK if proof.ok else StatementCursor.Proof.MISMATCH,
-            proof_at=at,
-            proof_wise_minor=wise_minor,
-            proof_stored_minor=stored,
-        )
-        open_gaps = BalanceGap.objects.filter(account=account, resolved_at__isnull=True)
-        if proof.ok:
-            open_gaps.update(resolved_at=timezone.now())
-            return proof
-        start = (
-            _first_sync_start(account, connection, at)
-            if missing_first
-            else _gap_start(account, connection, at)
-        )
-        difference = from_minor(wise_minor - stored, account.currency)
-        BalanceGap.objects.create(
-            account=account,
-            start=start,
-            end=at,
-            wise_minor=wise_minor,
-            stored_minor=stored,
-            reason=(
-                f"Stored lines add up to {money_format(from_minor(stored, account.currency), account.currency)}"  # noqa: E501
-                f" but Wise reports {money_format(wise.cash_amount, account.currency)}"
-                f" (difference {money_format(difference, account.currency)});"
-                f" lines from {start:%Y-%m-%d} are fetched again on the next sync."
-            ),
-        )
-    logger.warning("Balance proof failed for %s: stored %s, Wise %s", account, stored, wise_minor)
-    return proof
 
 
 def _institution_from_issuer(account: CashAccount, statement: dict[str, Any]) -> None:
@@ -513,7 +275,7 @@ def wise_account_sync(
             status=SyncRun.Status.FAILED,
             error=f"{account} is not a balance of a connected Wise profile.",
         )
-    with _leased(account, run) as lease:
+    with leased(account, run) as lease:
         if lease is None:
             return sync_run_finish(
                 run, status=SyncRun.Status.SKIPPED, error="Another sync of this account is running."
