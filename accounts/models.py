@@ -169,6 +169,8 @@ class Transaction(models.Model):
             models.Index(fields=["account", "booked_on"], name="txn_account_day"),
             models.Index(fields=["booked_on", "id"], name="txn_day"),
             models.Index(fields=["account", "-booked_at", "-seq"], name="txn_account_recent"),
+            # The transactions page, newest first by keyset over all accounts.
+            models.Index(fields=["-booked_at", "-id"], name="txn_recent"),
         ]
 
     def __str__(self) -> str:
