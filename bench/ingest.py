@@ -65,12 +65,13 @@ def _simulator(n: int, seed: int) -> Any:
     from simulators.wise.server import WiseSimulator
 
     size = n
-    for _ in range(3):  # the generator's size is approximate: aim again once or twice
+    for _ in range(3):  # the generator's size is approximate: aim a little over N
         simulator = WiseSimulator(seed=seed, size=size)
         lines = sum(len(b.lines) for b in simulator.balances_of(PROFILE_BUSINESS))
-        if abs(lines - n) <= n // 200:
+        if lines >= n:
             break
-        size = size * n // max(lines, 1)
+        size = size * (n + n // 50) // max(lines, 1)
+    simulator.business.trim(n, PROFILE_BUSINESS)  # then exactly N
     simulator.encode_all()  # what a real server has ready: its JSON is not our cost
     return simulator.start()
 

@@ -229,6 +229,18 @@ class Business:
     def line_count(self) -> int:
         return sum(len(b.lines) for b in self.balances)
 
+    def trim(self, lines: int, profile_id: int) -> None:
+        """Drop the profile's latest lines until it has `lines` (a benchmark's exact N);
+        each balance then ends at its last remaining line, so running balances hold."""
+        balances = [b for b in self.balances if b.profile_id == profile_id]
+        excess = sum(len(b.lines) for b in balances) - lines
+        while excess > 0:
+            latest = max((b for b in balances if b.times), key=lambda b: b.times[-1])
+            for column in (latest.lines, latest.times, latest.encoded):
+                column.pop()
+            latest.amount = latest.lines[-1]["runningBalance"]["value"] if latest.lines else 0
+            excess -= 1
+
 
 class _Writer:
     """Turns business events into Wise statement lines on the right balances."""

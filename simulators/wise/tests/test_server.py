@@ -211,3 +211,14 @@ def test_the_registry_builds_the_wise_simulator():
     simulator = build("wise", seed=2)
     assert isinstance(simulator, WiseSimulator)
     assert simulator.line_count > 1000
+
+
+def test_trimming_to_an_exact_size_keeps_running_balances():
+    business = business_generate(seed=5, start=START, until=UNTIL, size=1200)
+    business.trim(1000, PROFILE_BUSINESS)
+    balances = [b for b in business.balances if b.profile_id == PROFILE_BUSINESS]
+    assert sum(len(b.lines) for b in balances) == 1000
+    for balance in balances:
+        assert balance.amount == (
+            balance.lines[-1]["runningBalance"]["value"] if balance.lines else 0
+        )
