@@ -3,10 +3,11 @@
 from io import StringIO
 
 import pytest
+from celery.exceptions import Retry
 from django.core.management import CommandError, call_command
 
 from accounts.models import CashAccount, SyncRun, Transaction
-from accounts.tasks import sync_wise_balances, sync_wise_statements
+from accounts.tasks import sync_wise_account, sync_wise_balances, sync_wise_statements
 from treasury.celery import app
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +74,23 @@ def test_the_hourly_task_queues_one_sync_per_wise_balance(
         70004,
         70005,
     }
+
+
+def test_a_transient_failure_is_retried_later_and_a_lasting_one_is_not(
+    wise_sim, wise_connection, settings
+):
+    settings.WISE_HTTP_RETRIES = 0
+    sync_wise_balances()
+    account = CashAccount.objects.get(wise_balance_id=70001)
+    wise_sim.set_faults(error_rate=1.0)
+    with pytest.raises(Retry):
+        sync_wise_account(account.pk)
+    failed = SyncRun.objects.filter(account=account).latest("started_at")
+    assert failed.status == SyncRun.Status.FAILED
+    assert failed.detail["transient"] is True
+
+    wise_sim.set_faults()
+    wise_sim.tokens.clear()  # the token was revoked: retrying would not help
+    outcome = sync_wise_account(account.pk)
+    assert outcome["status"] == SyncRun.Status.FAILED
+    assert "refused the API token" in outcome["error"]
