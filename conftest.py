@@ -11,6 +11,7 @@ pytest_plugins = [
     "simulators.xero.fixtures",
     "simulators.ecb.fixtures",
     "simulators.treasury.fixtures",
+    "simulators.wise.fixtures",
 ]
 
 PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105 - test users only

@@ -4,12 +4,16 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts.models import (
+    BalanceGap,
     BalanceSnapshot,
     CashAccount,
     DailyBalance,
     Institution,
+    StatementCursor,
     SyncRun,
     Transaction,
+    WebhookDelivery,
+    WiseConnection,
 )
 from treasury.money import money_format
 
@@ -72,3 +76,40 @@ class BalanceSnapshotAdmin(ReadOnlyRecordAdmin):
 class SyncRunAdmin(ReadOnlyRecordAdmin):
     list_display = ("kind", "status", "account", "label", "created_count", "started_at")
     list_filter = ("kind", "status")
+
+
+@admin.register(WiseConnection)
+class WiseConnectionAdmin(ReadOnlyRecordAdmin):
+    """Secrets never reach the admin: the token shows masked, keys not at all. Connect,
+    update or disconnect on the Wise connection page."""
+
+    list_display = ("profile_name", "profile_id", "profile_type", "environment", "masked_token")
+    fields = ("profile_name", "profile_id", "profile_type", "environment", "institution",
+              "masked_token", "sync_start", "created_at", "updated_at")  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="API token")
+    def masked_token(self, obj: WiseConnection) -> str:
+        return obj.token_masked
+
+
+@admin.register(StatementCursor)
+class StatementCursorAdmin(ReadOnlyRecordAdmin):
+    list_display = ("account", "synced_until", "proof_status", "proof_at", "locked_until")
+    list_filter = ("proof_status",)
+    list_select_related = ("account",)
+
+
+@admin.register(BalanceGap)
+class BalanceGapAdmin(ReadOnlyRecordAdmin):
+    list_display = ("account", "start", "end", "detected_at", "resolved_at")
+    list_filter = ("account",)
+    list_select_related = ("account",)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyRecordAdmin):
+    list_display = ("received_at", "event_type", "delivery_id", "event_key", "account", "sync_run")
+    list_filter = ("event_type", "is_test")
+    list_select_related = ("account", "sync_run")
+    show_full_result_count = False

@@ -169,6 +169,8 @@ class Transaction(models.Model):
             models.Index(fields=["account", "booked_on"], name="txn_account_day"),
             models.Index(fields=["booked_on", "id"], name="txn_day"),
             models.Index(fields=["account", "-booked_at", "-seq"], name="txn_account_recent"),
+            # The transactions page, newest first by keyset over all accounts.
+            models.Index(fields=["-booked_at", "-id"], name="txn_recent"),
         ]
 
     def __str__(self) -> str:
@@ -300,3 +302,146 @@ class SyncRun(models.Model):
         if not self.progress_total:
             return 100 if self.status == self.Status.SUCCEEDED else 0
         return min(100, int(self.progress_done * 100 / self.progress_total))
+
+
+class WiseConnection(models.Model):
+    """One Wise profile Bulwark reads, with its secrets encrypted at rest.
+
+    Its balances are the cash accounts whose `wise_profile_id` is `profile_id`.
+    """
+
+    class Environment(models.TextChoices):
+        LIVE = "LIVE", "Wise (live)"
+        SANDBOX = "SANDBOX", "Wise sandbox"
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="wise_connections"
+    )
+    environment = models.CharField(
+        max_length=10, choices=Environment.choices, default=Environment.LIVE
+    )
+    profile_id = models.BigIntegerField(unique=True)
+    profile_type = models.CharField(max_length=20, blank=True)
+    profile_name = models.CharField(max_length=200, blank=True)
+    api_token = EncryptedTextField(help_text="Personal API token. Encrypted at rest.")
+    sca_private_key = EncryptedTextField(
+        blank=True, help_text="RSA private key (PEM) that signs SCA challenges. Encrypted."
+    )
+    webhook_public_key = EncryptedTextField(
+        blank=True, help_text="Wise's public key (PEM) that signs its webhooks."
+    )
+    sync_start = models.DateField(
+        null=True, blank=True, help_text="How far back the first statement sync goes."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["profile_name"]
+
+    def __str__(self) -> str:
+        return f"{self.profile_name or self.profile_id} ({self.get_environment_display()})"
+
+    @property
+    def token_masked(self) -> str:
+        return mask_secret(self.api_token)
+
+
+def mask_secret(secret: str) -> str:
+    """`••••••••1a2b`: enough to recognise a token, never enough to use it."""
+    if not secret:
+        return ""
+    return "•" * 8 + secret[-4:] if len(secret) > 12 else "•" * 8
+
+
+class StatementCursor(models.Model):
+    """Per cash account: how far its statements are stored, the lease of the sync that
+    is running, and the last balance proof.
+
+    The lease is taken with one conditional UPDATE (free or expired), which is atomic on
+    SQLite and PostgreSQL alike; the cursor moves in the same transaction as the lines.
+    """
+
+    class Proof(models.TextChoices):
+        UNCHECKED = "UNCHECKED", "Not checked yet"
+        OK = "OK", "Matches Wise"
+        MISMATCH = "MISMATCH", "Differs from Wise"
+
+    account = models.OneToOneField(
+        CashAccount, on_delete=models.CASCADE, related_name="statement_cursor"
+    )
+    synced_until = models.DateTimeField(
+        null=True, blank=True, help_text="Statements are stored up to (excluding) this time."
+    )
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lock_owner = models.CharField(max_length=200, blank=True)
+    last_run = models.ForeignKey(
+        "SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    proof_status = models.CharField(max_length=10, choices=Proof.choices, default=Proof.UNCHECKED)
+    proof_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Wise reported the balance compared."
+    )
+    proof_wise_minor = models.BigIntegerField(null=True, blank=True)
+    proof_stored_minor = models.BigIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.account_id} until {self.synced_until}"
+
+    @property
+    def proof_difference(self) -> Decimal | None:
+        if self.proof_wise_minor is None or self.proof_stored_minor is None:
+            return None
+        return from_minor(self.proof_wise_minor - self.proof_stored_minor, self.account.currency)
+
+
+class BalanceGap(models.Model):
+    """Stored lines that do not add up to what Wise reports: the range to fetch again.
+
+    Opened by a failed balance proof; the next sync re-fetches from `start`, and a proof
+    that holds afterwards resolves it.
+    """
+
+    account = models.ForeignKey(CashAccount, on_delete=models.CASCADE, related_name="gaps")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    wise_minor = models.BigIntegerField(help_text="Balance Wise reported at `end`.")
+    stored_minor = models.BigIntegerField(help_text="Balance of the stored lines at `end`.")
+    reason = models.TextField(blank=True)
+    detected_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at"]
+        indexes = [models.Index(fields=["account", "resolved_at"], name="gap_account_open")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.start:%Y-%m-%d}..{self.end:%Y-%m-%d}"
+
+    @property
+    def difference(self) -> Decimal:
+        return from_minor(self.wise_minor - self.stored_minor, self.account.currency)
+
+
+class WebhookDelivery(models.Model):
+    """One webhook Wise delivered, kept to answer a redelivery without a second sync."""
+
+    delivery_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # balance_id:step_id:transaction_type; Wise may redeliver under a new delivery id.
+    event_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    event_type = models.CharField(max_length=60)
+    is_test = models.BooleanField(default=False)
+    account = models.ForeignKey(
+        CashAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sync_run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    payload = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.delivery_id or self.event_key}"

@@ -1,12 +1,21 @@
 """Reads of money held."""
 
 from collections.abc import Iterator
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from accounts.models import CashAccount, DailyBalance, Transaction
+from accounts.models import (
+    BalanceGap,
+    BalanceSnapshot,
+    CashAccount,
+    DailyBalance,
+    SyncRun,
+    Transaction,
+    WiseConnection,
+)
 from accounts.trail import CHAINED_FIELDS, BrokenLink, chain_verify
 
 
@@ -50,3 +59,187 @@ def _account_chain_verify(account: CashAccount) -> BrokenLink | None:
         .iterator(chunk_size=5000)
     )
     return chain_verify(account.pk, rows, account.chain_head, account.chain_length)
+
+
+# --- pages of the Wise feed ---------------------------------------------------------------
+
+
+def accounts_overview(*, on: date) -> QuerySet[CashAccount]:
+    """The accounts page in one query: each account's balance on `on`, Wise's latest
+    reported balance, the open gaps, and its cursor with the last run and proof."""
+    snapshot = BalanceSnapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at")
+    open_gaps = (
+        BalanceGap.objects.filter(account=OuterRef("pk"), resolved_at__isnull=True)
+        .order_by()
+        .values("account")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        cash_accounts_with_balance(on=on)
+        .select_related("statement_cursor", "statement_cursor__last_run")
+        .annotate(
+            wise_balance_minor=Subquery(snapshot.values("balance_minor")[:1]),
+            wise_balance_at=Subquery(snapshot.values("taken_at")[:1]),
+            open_gap_count=Coalesce(Subquery(open_gaps), 0),
+        )
+        .order_by("-is_active", "institution__name", "kind", "currency", "name")
+    )
+
+
+def gaps_open() -> QuerySet[BalanceGap]:
+    return BalanceGap.objects.filter(resolved_at__isnull=True).select_related("account")
+
+
+def wise_connections(*, secrets: bool = False) -> QuerySet[WiseConnection]:
+    """The connections; their secrets are read (and decrypted) only when asked for."""
+    connections = WiseConnection.objects.select_related("institution").order_by("profile_name")
+    if not secrets:
+        connections = connections.defer("api_token", "sca_private_key", "webhook_public_key")
+    return connections
+
+
+ACTIVE_RUN_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+
+
+def sync_runs_active() -> list[SyncRun]:
+    """Connection-wide syncs queued or running now (what "Sync now" started)."""
+    return list(
+        SyncRun.objects.filter(
+            kind=SyncRun.Kind.WISE_STATEMENTS,
+            account__isnull=True,
+            status__in=ACTIVE_RUN_STATUSES,
+            detail__has_key="connection",
+        ).order_by("-started_at")[:5]
+    )
+
+
+def sync_runs_with_steps(*, run_ids: list[int]) -> list[tuple[SyncRun, list[SyncRun]]]:
+    """Those runs, each with the per-account runs it started (two queries)."""
+    runs = list(SyncRun.objects.filter(pk__in=run_ids).order_by("pk"))
+    child_ids = [pk for run in runs for pk in run.detail.get("children", [])]
+    children = SyncRun.objects.filter(pk__in=child_ids).select_related("account").in_bulk()
+    return [
+        (run, [children[pk] for pk in run.detail.get("children", []) if pk in children])
+        for run in runs
+    ]
+
+
+def sync_run_last_failed() -> SyncRun | None:
+    """The latest connection-wide sync, when it failed (for the accounts page's alert)."""
+    last = (
+        SyncRun.objects.filter(
+            kind=SyncRun.Kind.WISE_STATEMENTS,
+            account__isnull=True,
+            detail__has_key="connection",
+        )
+        .exclude(status__in=ACTIVE_RUN_STATUSES)
+        .order_by("-started_at")
+        .first()
+    )
+    return last if last is not None and last.status == SyncRun.Status.FAILED else None
+
+
+@dataclass(frozen=True)
+class TransactionFilters:
+    account_id: int | None = None
+    currency: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    wise_type: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """A position in the newest-first list: the (booked_at, id) of a line."""
+
+    booked_at: datetime
+    id: int
+
+    def token(self) -> str:
+        return f"{self.booked_at.astimezone(UTC):%Y%m%dT%H%M%S%f}.{self.id}"
+
+    @classmethod
+    def parse(cls, token: str | None) -> "PageCursor | None":
+        if not token:
+            return None
+        moment, _, pk = token.partition(".")
+        try:
+            return cls(datetime.strptime(moment, "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC), int(pk))
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class TransactionPage:
+    rows: list[Transaction]
+    newer: PageCursor | None  # token for the page before (newer lines), if any
+    older: PageCursor | None  # token for the page after (older lines), if any
+
+
+def _filtered(filters: TransactionFilters) -> QuerySet[Transaction]:
+    lines = Transaction.objects.all()
+    if filters.account_id:
+        lines = lines.filter(account_id=filters.account_id)
+    if filters.currency:
+        lines = lines.filter(currency=filters.currency)
+    if filters.date_from:
+        lines = lines.filter(booked_at__gte=datetime.combine(filters.date_from, time.min, UTC))
+    if filters.date_to:
+        lines = lines.filter(
+            booked_at__lt=datetime.combine(filters.date_to + timedelta(days=1), time.min, UTC)
+        )
+    if filters.wise_type:
+        lines = lines.filter(wise_type=filters.wise_type)
+    if filters.text:
+        text = filters.text
+        lines = lines.filter(
+            Q(description__icontains=text)
+            | Q(counterparty__icontains=text)
+            | Q(reference_number__icontains=text)
+            | Q(payment_reference__icontains=text)
+        )
+    return lines
+
+
+def transactions_page(
+    *,
+    filters: TransactionFilters,
+    after: PageCursor | None = None,
+    before: PageCursor | None = None,
+    size: int = 50,
+) -> TransactionPage:
+    """One page of lines, newest first, by keyset on (booked_at, id): every page costs
+    the same at a million lines (no OFFSET, no COUNT). `after` gives older lines than a
+    cursor, `before` newer ones."""
+    lines = _filtered(filters).select_related("account")
+    if before is not None:
+        rows = list(
+            lines.filter(booked_at__gte=before.booked_at)
+            .filter(Q(booked_at__gt=before.booked_at) | Q(id__gt=before.id))
+            .order_by("booked_at", "id")[: size + 1]
+        )
+        more_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        return TransactionPage(
+            rows=rows,
+            newer=_cursor(rows[0]) if rows and more_newer else None,
+            older=_cursor(rows[-1]) if rows else None,
+        )
+    if after is not None:
+        lines = lines.filter(booked_at__lte=after.booked_at).filter(
+            Q(booked_at__lt=after.booked_at) | Q(id__lt=after.id)
+        )
+    rows = list(lines.order_by("-booked_at", "-id")[: size + 1])
+    more_older = len(rows) > size
+    rows = rows[:size]
+    return TransactionPage(
+        rows=rows,
+        newer=_cursor(rows[0]) if rows and after is not None else None,
+        older=_cursor(rows[-1]) if rows and more_older else None,
+    )
+
+
+def _cursor(line: Transaction) -> PageCursor:
+    return PageCursor(line.booked_at, line.pk)

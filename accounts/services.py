@@ -1,19 +1,28 @@
 """Writes of money held: storing statement lines (from any source) and keeping the
 derived daily balances current."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import partial
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.db.models import Case, Count, IntegerField, Sum, When
+from django.utils import timezone
 
 from accounts.lines import StatementLine, StatementLineError, natural_key
 from accounts.models import CashAccount, DailyBalance, Transaction
 from accounts.signals import lines_stored
 from accounts.trail import RATE_PLACES, line_digest
-from treasury.money import InexactAmountError, UnknownCurrencyError, currency_validate, to_minor
+from treasury.money import (
+    InexactAmountError,
+    UnknownCurrencyError,
+    currency_validate,
+    minor_units,
+    to_minor,
+)
 
 # SQLite allows 999 parameters per statement in old builds; stay under it everywhere.
 LOOKUP_CHUNK = 900
@@ -33,12 +42,29 @@ class _Prepared:
     values: dict[str, object]
 
 
+_PLACES: dict[str, int] = {}  # currency -> minor units, from the ISO table
+
+
+def _to_minor(amount: Decimal, code: str) -> int:
+    """`to_minor`, answering the usual exact case from a cached exponent (a statement
+    converts several amounts per line); anything else goes to `to_minor` itself."""
+    places = _PLACES.get(code)
+    if places is None:
+        places = _PLACES[code] = minor_units(code)
+    scaled = amount.scaleb(places)
+    if scaled.is_finite() and scaled == scaled.to_integral_value():
+        return int(scaled)
+    return to_minor(amount, code)  # raises InexactAmountError, naming the amount
+
+
 def _prepare(account: CashAccount, line: StatementLine, source: str) -> _Prepared:
     """Validate one line against its account and turn it into stored values."""
     if line.booked_at.tzinfo is None:
         raise StatementLineError(line.line_no, "the date has no time zone")
     try:
-        currency = currency_validate(line.currency)
+        currency = account.currency if line.currency == account.currency else (
+            currency_validate(line.currency)
+        )  # fmt: skip
     except UnknownCurrencyError as exc:
         raise StatementLineError(line.line_no, str(exc)) from exc
     if currency != account.currency:
@@ -52,21 +78,24 @@ def _prepare(account: CashAccount, line: StatementLine, source: str) -> _Prepare
     if line.fee < 0:
         raise StatementLineError(line.line_no, f"negative fee {line.fee}")
     try:
-        amount_minor = to_minor(line.amount, currency)
-        fee_minor = to_minor(line.fee, currency)
-        running = None if line.running_balance is None else to_minor(line.running_balance, currency)
+        amount_minor = _to_minor(line.amount, currency)
+        fee_minor = _to_minor(line.fee, currency)
+        running = (
+            None if line.running_balance is None else _to_minor(line.running_balance, currency)
+        )
         counter_currency = currency_validate(line.counter_currency) if line.counter_currency else ""
         counter = (
-            to_minor(line.counter_amount, counter_currency)
+            _to_minor(line.counter_amount, counter_currency)
             if line.counter_amount is not None and counter_currency
             else None
         )
     except (InexactAmountError, UnknownCurrencyError) as exc:
         raise StatementLineError(line.line_no, str(exc)) from exc
+    booked_on = line.booked_on
     key = natural_key(
         reference_number=line.reference_number,
         direction=direction,
-        booked_on=line.booked_on,
+        booked_on=booked_on,
         amount_minor=amount_minor,
         discriminator=line.key_discriminator,
     )
@@ -74,7 +103,7 @@ def _prepare(account: CashAccount, line: StatementLine, source: str) -> _Prepare
     values: dict[str, object] = {
         "natural_key": key,
         "booked_at": line.booked_at,
-        "booked_on": line.booked_on,
+        "booked_on": booked_on,
         "direction": direction,
         "currency": currency,
         "amount_minor": amount_minor,
@@ -94,16 +123,64 @@ def _prepare(account: CashAccount, line: StatementLine, source: str) -> _Prepare
     return _Prepared(key=key, line=line, values=values)
 
 
-def _existing_keys(account: CashAccount, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(keys), LOOKUP_CHUNK):
-        chunk = keys[start : start + LOOKUP_CHUNK]
-        found.update(
-            Transaction.objects.filter(account=account, natural_key__in=chunk).values_list(
-                "natural_key", flat=True
-            )
+def _existing_keys(account: CashAccount, items: dict[str, _Prepared]) -> set[str]:
+    """The keys among `items` the account holds already.
+
+    A few keys: looked up by key. Many (a statement page): a key names its booking day,
+    so only the stored lines of the days the batch spans can match, read with one range
+    query on (account, booked_on) rather than one lookup per 900 keys. An account
+    without lines holds none.
+    """
+    if account.chain_length == 0 or not items:
+        return set()
+    if len(items) <= LOOKUP_CHUNK:
+        stored = Transaction.objects.filter(account=account, natural_key__in=list(items))
+    else:
+        days = [item.line.booked_on for item in items.values()]
+        stored = Transaction.objects.filter(
+            account=account, booked_on__gte=min(days), booked_on__lte=max(days)
         )
-    return found
+    return set(stored.values_list("natural_key", flat=True).iterator()) & items.keys()
+
+
+def _db_adapter(field: models.Field) -> Callable[[Any], Any] | None:
+    """The backend's own conversion for a column of this type (None: the driver takes
+    the value as it is), without the per-value checks of `Field.get_db_prep_save`."""
+    ops = connection.ops
+    if isinstance(field, models.JSONField):
+        return partial(ops.adapt_json_value, encoder=field.encoder)
+    if isinstance(field, models.DateTimeField):
+        return ops.adapt_datetimefield_value
+    if isinstance(field, models.DateField):
+        return ops.adapt_datefield_value
+    if isinstance(field, models.DecimalField):
+        return partial(ops.adapt_decimalfield_value, max_digits=field.max_digits,
+                       decimal_places=field.decimal_places)  # fmt: skip
+    return None
+
+
+def _transactions_insert(rows: list[dict[str, Any]]) -> None:
+    """INSERT new lines with one `executemany`.
+
+    Measured with bench/ingest.py: on SQLite about five times faster than `bulk_create`,
+    which sends every value of every row through the SQL compiler and `get_db_prep_save`
+    and batches 41 rows per statement (999 parameters). Dates, times, the rate and the
+    JSON get the backend's own adapters; ints and strings go to the driver as they are.
+    """
+    fields = [f for f in Transaction._meta.concrete_fields if not f.primary_key]
+    adapters = [(f.attname, _db_adapter(f)) for f in fields]
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - names from the model
+        quote(Transaction._meta.db_table),
+        ", ".join(quote(f.column) for f in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    params = [
+        tuple(row[name] if adapt is None else adapt(row[name]) for name, adapt in adapters)
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def transactions_ingest(
@@ -127,7 +204,7 @@ def transactions_ingest(
         unique: dict[str, _Prepared] = {}
         for item in prepared:
             unique.setdefault(item.key, item)
-        existing = _existing_keys(locked, list(unique))
+        existing = _existing_keys(locked, unique)
         new = sorted(
             (item for key, item in unique.items() if key not in existing),
             key=lambda item: (item.line.booked_at, item.key),
@@ -135,14 +212,15 @@ def transactions_ingest(
         if not new:
             return IngestResult(created=0, skipped=len(prepared), first_new_day=None)
         rows = []
-        head, seq = locked.chain_head, locked.chain_length
+        head, seq, now = locked.chain_head, locked.chain_length, timezone.now()
         for item in new:
             seq += 1
             values = {**item.values, "seq": seq}
             digest = line_digest(head, locked.pk, values)
-            rows.append(Transaction(account=locked, prev_digest=head, digest=digest, **values))
+            values.update(account_id=locked.pk, prev_digest=head, digest=digest, created_at=now)
+            rows.append(values)
             head = digest
-        Transaction.objects.bulk_create(rows, batch_size=2000)
+        _transactions_insert(rows)
         locked.chain_head, locked.chain_length = head, seq
         first_new_day = min(item.line.booked_on for item in new)
         opening_changed = _opening_balance_update(locked, new[0], opening_balance)

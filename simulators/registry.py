@@ -12,6 +12,7 @@ SIMULATORS: dict[str, str] = {
     "xero": "simulators.xero.server:build",
     "ecb": "simulators.ecb.server:build",
     "treasury": "simulators.treasury.server:build",
+    "wise": "simulators.wise.server:build",
 }
 
 

@@ -44,4 +44,11 @@ app.conf.beat_schedule = {
     # Wise mid-market rates move all day: hourly while connected (skipped without a
     # request otherwise).
     "fx-wise": {"task": "fx.fetch_wise", "schedule": crontab(minute=5)},
+    # Wise balances every 15 minutes: the accounts page and the cash view show balances
+    # minutes old, at 4 calls an hour per profile (far inside Wise's 1,000 a minute).
+    "wise-balances": {"task": "accounts.sync_wise_balances", "schedule": 15 * MINUTE},
+    # Wise statements hourly, one task per balance: webhooks bring lines in near real
+    # time, so this is the safety net for missed deliveries and late-booked lines (each
+    # sync re-reads an overlap) and proves every balance at least once an hour.
+    "wise-statements": {"task": "accounts.sync_wise_statements", "schedule": 60 * MINUTE},
 }

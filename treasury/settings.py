@@ -5,7 +5,7 @@ runs on SQLite under `var/` with an embedded (filesystem) Celery broker; with
 `DATABASE_URL` and `REDIS_URL` it runs on PostgreSQL and Redis.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import environ
@@ -278,6 +278,23 @@ XERO_CONCURRENCY = env.int("XERO_CONCURRENCY", default=5)
 XERO_DAY_RESERVE = env.int("XERO_DAY_RESERVE", default=100)
 # The longest Retry-After a run waits out; a longer one stops the run until later.
 XERO_MAX_WAIT_SECONDS = env.int("XERO_MAX_WAIT_SECONDS", default=65)
+
+# --- Wise sync ----------------------------------------------------------------------------
+# Retries of one Wise call (connection errors, timeouts, 429, 5xx) and the first backoff
+# step, doubled per retry with jitter and capped at 30 s.
+WISE_HTTP_RETRIES = env.int("WISE_HTTP_RETRIES", default=5)
+WISE_RETRY_BACKOFF_MS = env.int("WISE_RETRY_BACKOFF_MS", default=500)
+# How far back the first statement sync goes when a connection does not say: a date,
+# or empty for 1 January two years back (two full years plus this one).
+_wise_sync_start = env.str("WISE_SYNC_START", default="")
+WISE_SYNC_START = date.fromisoformat(_wise_sync_start) if _wise_sync_start else None
+# Each sync re-reads this much before its cursor, for lines Wise books late.
+WISE_SYNC_OVERLAP_HOURS = env.int("WISE_SYNC_OVERLAP_HOURS", default=72)
+# A sync holds its account's lease this long, renewed after each statement page; a worker
+# killed mid-sync blocks that account at most this long (at once on the same host).
+WISE_SYNC_LEASE_SECONDS = env.int("WISE_SYNC_LEASE_SECONDS", default=300)
+# Days per statement request (Wise allows at most 469).
+WISE_STATEMENT_SPAN_DAYS = min(env.int("WISE_STATEMENT_SPAN_DAYS", default=469), 469)
 
 LOGGING = {
     "version": 1,

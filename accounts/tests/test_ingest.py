@@ -177,3 +177,35 @@ def test_concurrent_ingests_store_each_line_once():
     assert errors == []
     assert Transaction.objects.filter(account=account).count() == 300
     assert trail_verify() == {account.pk: None}
+
+
+def test_a_large_batch_overlapping_stored_lines_adds_only_the_new_ones():
+    """Over 900 lines, existing keys are read by day range rather than key by key."""
+    account = CashAccountFactory()
+    first = [line(f"{n}.00", day=n % 200) for n in range(1, 1201)]
+    assert _ingest(account, first).created == 1200
+    again = [*first[600:], *(line(f"{n}.00", day=n % 200) for n in range(1201, 1211))]
+    result = _ingest(account, again)
+    assert (result.created, result.skipped) == (10, 600)
+    assert Transaction.objects.filter(account=account).count() == 1210
+    assert trail_verify() == {account.pk: None}
+
+
+def test_stored_values_survive_the_database_round_trip():
+    account = CashAccountFactory(currency="USD")
+    converted = line(
+        "-12.34",
+        currency="USD",
+        balance="100.00",
+        counter_currency="EUR",
+        counter_amount=Decimal("11.02"),
+        fx_rate=Decimal("0.8930123"),
+    )
+    _ingest(account, [converted])
+    stored = Transaction.objects.get()
+    assert stored.booked_at.tzinfo is not None
+    assert (stored.amount, stored.running_balance) == (Decimal("-12.34"), Decimal("100.00"))
+    assert stored.counter_amount == Decimal("11.02")
+    assert stored.fx_rate == Decimal("0.8930123000")
+    assert stored.raw == {"amount": {"value": "-12.34", "currency": "USD"}}
+    assert stored.created_at is not None

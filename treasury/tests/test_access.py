@@ -13,7 +13,7 @@ from django.urls import reverse
 from treasury.access import REFUSED_HEADER
 from treasury.tests.urlwalk import Route, all_routes
 
-PUBLIC = {"login", "healthz"}
+PUBLIC = {"login", "healthz", "accounts:wise_webhook"}
 READ_ONLY_ALLOWED = {"logout"}
 UNSAFE = ("post", "put", "patch", "delete")
 
