@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from simulators.base import SimRequest, SimResponse, SimulatorServer, json_dumps
+from simulators.wise import exports
 from simulators.wise.generator import (
     DECIMALS,
     PROFILE_BUSINESS,
@@ -66,19 +67,12 @@ ISSUER = {
 HOLDER_ADDRESS = {"addressFirstLine": "418 Alder Street", "city": "Portland", "postCode": "97205",
                   "stateCode": "OR", "countryName": "United States"}  # fmt: skip
 
-# The statement file formats besides JSON: format -> renderer(statement dict) -> text.
-# Filled from `simulators.wise.exports` when that module exists (statement files).
-EXPORT_FORMATS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {}
-try:  # pragma: no cover - depends on whether the statement-files work is merged
-    from simulators.wise import exports as _exports
-
-    EXPORT_FORMATS = {
-        "csv": ("text/csv", _exports.statement_csv),
-        "xml": ("application/xml", _exports.statement_camt053),
-        "mt940": ("text/plain", _exports.statement_mt940),
-    }
-except ImportError:
-    pass
+# The statement file formats besides JSON: format -> (content type, renderer).
+EXPORT_FORMATS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "csv": ("text/csv", exports.statement_csv),
+    "xml": ("application/xml", exports.statement_camt053),
+    "mt940": ("text/plain", exports.statement_mt940),
+}
 
 
 def parse_wise_time(text: str) -> datetime:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from treasury.fx.precision import RateInvalid, rate_validate
 from treasury.fx.sources import Fetched, ParsedRate
-from treasury.fx.sources.http import RatesMalformed
+from treasury.fx.sources.http import RatesMalformed, SourceRefused, SourceUnavailable
 from treasury.money import UnknownCurrencyError, currency_validate
 
 SOURCE = "WISE"
@@ -32,12 +32,21 @@ def wise_fetch(
     start: datetime | None = None, end: datetime | None = None,
 ) -> Fetched:  # fmt: skip
     """The current rate (or daily rates from `start` to `end`) of `base` to each currency."""
+    from accounts.wise.client import WiseAuthError, WiseError, WiseScaRefused
+
     latest: dict[tuple[str, object], ParsedRate] = {}
     for target in sorted(set(currencies) - {base}):
-        if start is not None:
-            quotes = client.rates(source=base, target=target, start=start, end=end, group="day")
-        else:
-            quotes = client.rates(source=base, target=target)
+        try:
+            if start is not None:
+                quotes = client.rates(
+                    source=base, target=target, start=start, end=end, group="day"
+                )
+            else:
+                quotes = client.rates(source=base, target=target)
+        except (WiseAuthError, WiseScaRefused) as exc:
+            raise SourceRefused(f"Wise refused the rates of {base}→{target}: {exc}") from exc
+        except WiseError as exc:
+            raise SourceUnavailable(f"Wise rates {base}→{target}: {exc}") from exc
         for quote in quotes:
             rate = _parsed(quote, base=base, target=target)
             key = (rate.quote, rate.date)
