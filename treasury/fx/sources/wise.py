@@ -38,9 +38,7 @@ def wise_fetch(
     for target in sorted(set(currencies) - {base}):
         try:
             if start is not None:
-                quotes = client.rates(
-                    source=base, target=target, start=start, end=end, group="day"
-                )
+                quotes = client.rates(source=base, target=target, start=start, end=end, group="day")
             else:
                 quotes = client.rates(source=base, target=target)
         except (WiseAuthError, WiseScaRefused) as exc:
