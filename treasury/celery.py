@@ -44,4 +44,9 @@ app.conf.beat_schedule = {
     # Wise mid-market rates move all day: hourly while connected (skipped without a
     # request otherwise).
     "fx-wise": {"task": "fx.fetch_wise", "schedule": crontab(minute=5)},
+    # FBAR monitor, daily after the Treasury look (06:40), so a new or amended report
+    # prices the day's run. Syncs and the FBAR pages also queue a run when balances
+    # change; this one catches a day without syncs (a new year, a rate, a missed task)
+    # and keeps the dashboard's stored figures at most a day old.
+    "fbar-monitor": {"task": "fbar.monitor_run", "schedule": crontab(hour=7, minute=10)},
 }
