@@ -11,8 +11,9 @@ from treasury.money import UnknownCurrencyError, currency_validate
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"})
 FLAG_HELP = (
     "A foreign financial account is one held outside the United States. For a Wise "
-    "balance that depends on the Wise entity holding it (Wise Europe SA, Wise Payments "
-    "Ltd, or Wise US Inc., which is not foreign): you decide, as your tax adviser advises."
+    "balance that depends on the Wise entity holding it (Wise US Inc. is a U.S. company; "
+    "Wise Europe SA is Belgian, Wise Payments Ltd British): you decide, with your tax "
+    "adviser."
 )
 
 

@@ -54,6 +54,12 @@ class UsdRate:
         return Source(self.source).label
 
     @property
+    def source_short(self) -> str:
+        return {Source.TREASURY: "Treasury", Source.ECB: "ECB", Source.MANUAL: "override"}.get(
+            self.source, "USD"
+        )
+
+    @property
     def is_fallback(self) -> bool:
         return self.source not in (Source.TREASURY, IDENTITY)
 

@@ -2,8 +2,8 @@
 and the owner's forms (settings, foreign accounts, month-end balances, the flag).
 
 Writes are owner-only through the central read-only middleware; templates hide their
-controls from the accountant. htmx requests get the region they target (`#worksheet`,
-`#form-8938`).
+controls from the accountant. htmx requests (the flag, the settings) get `#worksheet`,
+the region every figure of the year lives in, so nothing on the page goes stale.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def _worksheet_context(year: int, today: date) -> dict[str, Any]:
     return {
         "year": year,
         "result": result,
+        "settings_form": SettingsForm(instance=result.settings),
         "threshold": FBAR_THRESHOLD_USD,
         "many_accounts": MANY_ACCOUNTS,
         "flag_help": FLAG_HELP,
@@ -69,7 +70,6 @@ def _page_context(year: int, today: date) -> dict[str, Any]:
         "years": selectors.report_years(today),
         "monitor": monitor,
         "alerts": list(ThresholdAlert.objects.filter(year=year)),
-        "settings_form": SettingsForm(instance=context["result"].settings),
     }
 
 
@@ -121,7 +121,7 @@ def settings_save(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         context = {**_worksheet_context(year, today), "settings_form": form}
         return render(
-            request, f"{TEMPLATE}#form-8938", context, status=200 if form.is_valid() else 400
+            request, f"{TEMPLATE}#worksheet", context, status=200 if form.is_valid() else 400
         )
     context = {**_page_context(year, today), "settings_form": form}
     return render(request, TEMPLATE, context, status=400)

@@ -5,6 +5,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
@@ -260,3 +261,46 @@ def test_a_new_treasury_report_changes_the_estimate_without_new_lines():
     state = MonitorState.objects.get(year=2025)
     assert (state.aggregate_usd, state.crossed_on) == (10000, None)
     assert list(ThresholdAlert.objects.values_list("percent", flat=True)) == [80]
+
+
+# --- when the monitor runs -----------------------------------------------------------------
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The monitor runs the worker was asked for (the broker is not the point here)."""
+    from django.core.cache import cache
+
+    from treasury.fbar import tasks
+    from treasury.fbar.services import MONITOR_QUEUED_KEY
+
+    cache.delete(MONITOR_QUEUED_KEY)
+    calls: list[tuple] = []
+    monkeypatch.setattr(tasks.monitor_run, "delay", lambda *args: calls.append(args))
+    yield calls
+    cache.delete(MONITOR_QUEUED_KEY)
+
+
+@pytest.mark.django_db
+def test_a_sync_of_a_foreign_account_queues_one_monitor_run(
+    queued, django_capture_on_commit_callbacks
+):
+    foreign, home = wise_account("USD"), wise_account("EUR", foreign=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        lines(home, (date(2025, 3, 1), "10.00"))
+    assert queued == []  # not a foreign account: FBAR figures did not move
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lines(foreign, (date(2025, 3, 1), "10.00"))
+    with django_capture_on_commit_callbacks(execute=True):
+        lines(foreign, (date(2025, 3, 2), "10.00"))
+    assert queued == [()]  # the second sync is covered by the run already queued
+
+    from treasury.fbar.tasks import monitor_run
+
+    with time_machine.travel(datetime(2025, 7, 15, 7, 10, tzinfo=UTC), tick=False):
+        outcome = monitor_run.run()  # the worker takes it: later changes queue again
+    assert outcome == {"years": {"2025": 20, "2024": 0}, "alerts_sent": []}
+    with django_capture_on_commit_callbacks(execute=True):
+        lines(foreign, (date(2025, 3, 3), "10.00"))
+    assert queued == [(), ()]

@@ -135,6 +135,8 @@ def test_the_flag_toggle_returns_the_recomputed_worksheet(owner_client):
     assert response.status_code == 200
     assert html.lstrip().startswith('<div id="worksheet">')
     assert 'id="aggregate">$3,530<' in html  # only the Sparkasse account is counted now
+    # Form 8938 lives in the same region: its values follow (any time = $3,530).
+    assert re.search(r"Any time in the year</td><td class=\"num\">\$3,530<", html)
     wise.refresh_from_db()
     assert not wise.is_foreign_for_fbar
     assert FbarAccount.objects.get(account=wise).flag_decided_at is not None
@@ -158,7 +160,7 @@ def test_settings_change_the_form_8938_thresholds(owner_client):
     response = owner_client.post(
         reverse("fbar:settings"),
         {"is_us_person": "on", "filing_status": "MFJ", "residence": "ABROAD", "year": "2025"},
-        HTTP_HX_REQUEST="true", HTTP_HX_TARGET="form-8938",
+        HTTP_HX_REQUEST="true", HTTP_HX_TARGET="worksheet",
     )  # fmt: skip
     html = response.content.decode()
     assert response.status_code == 200
