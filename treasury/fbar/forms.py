@@ -5,6 +5,7 @@ from django import forms
 
 from accounts.models import CashAccount
 from treasury.fbar.models import FbarAccount, FbarSettings
+from treasury.fbar.selectors import account_number_masked
 from treasury.fbar.services import ForeignAccountData
 from treasury.money import UnknownCurrencyError, currency_validate
 
@@ -60,6 +61,11 @@ class AccountForm(forms.Form):
                 self.fields[name].disabled = True
         if account is not None:
             self.fields["currency"].disabled = True
+            masked = account_number_masked(account.account_number)
+            if masked:  # the whole number never goes back to the browser
+                field = self.fields["account_number"]
+                field.label = f"New account number (now {masked})"
+                field.help_text = "Leave empty to keep it. Stored encrypted."
 
     @classmethod
     def for_account(cls, account: CashAccount, data: Any = None) -> "AccountForm":
@@ -69,7 +75,7 @@ class AccountForm(forms.Form):
         initial = {
             "name": account.name, "institution_name": account.institution.name,
             "institution_address": account.institution.address,
-            "country": account.institution.country, "account_number": account.account_number,
+            "country": account.institution.country, "account_number": "",
             "account_type": kind, "currency": account.currency, "opened_on": account.opened_on,
             "closed_on": account.closed_on, "is_foreign": account.is_foreign_for_fbar,
         }  # fmt: skip

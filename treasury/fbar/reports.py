@@ -128,6 +128,12 @@ def _yes_no(required: bool, result: FbarYear) -> str:
     return "no" if result.is_complete else "not yet determined: some accounts have no rate"
 
 
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet will not run as a formula (names and addresses come from
+    outside: a bank's or Wise's text). No figure here is negative, so none is touched."""
+    return f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
 def worksheet_csv(sheet: Worksheet) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -135,7 +141,7 @@ def worksheet_csv(sheet: Worksheet) -> bytes:
         writer.writerow([key, value])
     writer.writerow([])
     writer.writerow(COLUMNS)
-    writer.writerows(sheet.rows())
+    writer.writerows([[_inert(cell) for cell in row] for row in sheet.rows()])
     # A BOM so spreadsheet programs read the masking dots and accents as UTF-8.
     return ("\ufeff" + out.getvalue()).encode()
 

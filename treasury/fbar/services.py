@@ -121,7 +121,8 @@ def foreign_account_update(
     *, account: CashAccount, data: ForeignAccountData, user: object | None
 ) -> CashAccount:
     """Change an account's FBAR details. The currency of an account never changes; the
-    name, bank and dates only for accounts added here (Wise's come from Wise)."""
+    name and bank only for accounts added here (Wise's come from Wise); an empty account
+    number keeps the one stored."""
     _dates_check(data.opened_on, data.closed_on)
     with transaction.atomic():
         locked = CashAccount.objects.select_for_update().get(pk=account.pk)
@@ -136,7 +137,8 @@ def foreign_account_update(
             institution = locked.institution
             institution.address, institution.country = data.institution_address, data.country
             institution.save(update_fields=["address", "country"])
-        locked.account_number = data.account_number.strip()
+        if data.account_number.strip():  # empty: keep the number (the form never shows it)
+            locked.account_number = data.account_number.strip()
         locked.opened_on, locked.closed_on = data.opened_on, data.closed_on
         if locked.is_foreign_for_fbar != data.is_foreign or details.flag_decided_at is None:
             details.flag_decided_at, details.flag_decided_by = timezone.now(), user

@@ -268,6 +268,19 @@ def test_a_wise_account_edit_keeps_its_name_and_sets_the_fbar_details(owner_clie
     assert wise.fbar_details.account_type == "OTHER"
 
 
+def test_the_edit_form_never_shows_the_whole_number_and_empty_keeps_it(owner_client):
+    _, bank = seed()
+    url = reverse("fbar:account", args=[bank.pk])
+    page = owner_client.get(url).content.decode()
+    assert "New account number (now •••• 3000)" in page
+    assert NUMBER not in page
+    data = {**ADD, "account_number": "", "account_type": "SECURITIES"}
+    assert owner_client.post(url, data).status_code == 302
+    bank.refresh_from_db()
+    assert bank.account_number == NUMBER
+    assert bank.fbar_details.account_type == "SECURITIES"
+
+
 def test_accountant_sees_an_account_without_its_whole_number(accountant_client):
     _, bank = seed()
     page = accountant_client.get(reverse("fbar:account", args=[bank.pk])).content.decode()
@@ -316,6 +329,14 @@ def test_csv_for_the_accountant_is_masked_both_ways(owner_client, accountant_cli
         assert NUMBER not in body
         assert "•••• 3000" in body
         assert "masked" in body
+
+
+def test_csv_cells_never_run_as_spreadsheet_formulas(owner_client):
+    lines(wise_account("USD", name='=HYPERLINK("http://evil.example","x")'), (DEC31, "5.00"))
+    rows = csv_rows(owner_client.get(reverse("fbar:export", args=[2025, "csv"])))
+    assert [r[0] for r in rows if r and "evil" in r[0]] == [
+        '\'=HYPERLINK("http://evil.example","x")'
+    ]
 
 
 def pdf_text(content: bytes) -> str:
