@@ -51,4 +51,9 @@ app.conf.beat_schedule = {
     # time, so this is the safety net for missed deliveries and late-booked lines (each
     # sync re-reads an overlap) and proves every balance at least once an hour.
     "wise-statements": {"task": "accounts.sync_wise_statements", "schedule": 60 * MINUTE},
+    # FBAR monitor, daily after the Treasury look (06:40), so a new or amended report
+    # prices the day's run. Syncs and the FBAR pages also queue a run when balances
+    # change; this one catches a day without syncs (a new year, a rate, a missed task)
+    # and keeps the dashboard's stored figures at most a day old.
+    "fbar-monitor": {"task": "fbar.monitor_run", "schedule": crontab(hour=7, minute=10)},
 }

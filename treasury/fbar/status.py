@@ -1,0 +1,108 @@
+"""The FBAR monitor on the dashboard's status panel.
+
+`fbar_status_items(today)` reads the monitor's stored results (one query, whatever the
+number of accounts or lines): the dashboard never recomputes a year. The items are the
+dashboard's `StatusItem` when that module is installed, else an identical local class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.urls import reverse
+
+from treasury.fbar import thresholds
+from treasury.fbar.models import MonitorState
+from treasury.fbar.selectors import dollars, long_date, monitor_states, monitored_years
+
+try:
+    from treasury.cashview.status import StatusItem  # type: ignore[import-not-found]
+except ImportError:
+
+    @dataclass(frozen=True)
+    class StatusItem:  # type: ignore[no-redef]
+        key: str
+        label: str
+        value: str
+        level: str  # "ok" | "warn" | "error" | "info"
+        url: str | None
+        detail: str = ""
+
+
+# The monitor runs daily and after syncs; older than this, something has stopped it.
+STALE_AFTER_DAYS = 2
+
+
+def _current(state: MonitorState | None, year: int, today: date) -> StatusItem:
+    url = reverse("fbar:report-year", args=[year])
+    label = f"FBAR {year}"
+    if state is None:
+        return StatusItem(
+            key="fbar.current", label=label, value="not computed yet", level="info", url=url,
+            detail="The monitor runs daily; the FBAR page computes it now.",
+        )  # fmt: skip
+    if not state.is_us_person:
+        return StatusItem(
+            key="fbar.current", label=label, value="not a U.S. person", level="info", url=url,
+            detail="FBAR and Form 8938 do not apply (FBAR settings).",
+        )  # fmt: skip
+    value = f"{dollars(state.aggregate_usd)} of {dollars(thresholds.FBAR_THRESHOLD_USD)}"
+    if state.is_estimate:
+        value += " (estimate)"
+    if state.crossed_on:
+        level = "error"
+        detail = f"Over the line since {state.crossed_on:%Y-%m-%d}: FinCEN 114 is required."
+    elif state.warned_on:
+        level = "warn"
+        headroom = dollars(thresholds.headroom_usd(state.aggregate_usd))
+        detail = f"Reached 80% on {state.warned_on:%Y-%m-%d}; headroom {headroom}."
+    else:
+        level = "ok"
+        detail = f"Headroom {dollars(thresholds.headroom_usd(state.aggregate_usd))}."
+    if not state.is_complete:
+        level = "error" if level == "error" else "warn"
+        detail += f" No rate for {state.missing_rates}: those accounts are not counted."
+    if state.computed_at.date() < today - timedelta(days=STALE_AFTER_DAYS):
+        level = "error" if level == "error" else "warn"
+        detail += f" Last computed {state.computed_at:%Y-%m-%d}: is the worker running?"
+    return StatusItem(
+        key="fbar.current", label=label, value=value, level=level, url=url, detail=detail
+    )
+
+
+def _previous(state: MonitorState) -> StatusItem | None:
+    """Last year's filing, until its extended due date, when one is required."""
+    if not state.is_us_person or not (state.filing_required or state.form_8938_required):
+        return None
+    due, extended = thresholds.fbar_due(state.year)
+    forms = " and ".join(
+        name
+        for name, needed in (
+            ("FinCEN 114", state.filing_required),
+            ("Form 8938", state.form_8938_required),
+        )
+        if needed
+    )
+    return StatusItem(
+        key="fbar.previous", label=f"FBAR {state.year}", value=f"{forms} required",
+        level="warn", url=reverse("fbar:report-year", args=[state.year]),
+        detail=(
+            f"Aggregate {dollars(state.aggregate_usd)}. FBAR due {long_date(due)}, "
+            f"automatically extended to {long_date(extended)}; Form 8938 goes with the "
+            "tax return."
+        ),
+    )  # fmt: skip
+
+
+def fbar_status_items(today: date) -> list[StatusItem]:
+    """This year's running aggregate, and last year's filing while it is due (one query)."""
+    years = monitored_years(today)
+    states = monitor_states(years=years)
+    items = [_current(states.get(today.year), today.year, today)]
+    for year in years[1:]:
+        state = states.get(year)
+        item = _previous(state) if state is not None else None
+        if item is not None:
+            items.append(item)
+    return items
