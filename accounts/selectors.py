@@ -55,7 +55,7 @@ def _account_chain_verify(account: CashAccount) -> BrokenLink | None:
     rows: Iterator[dict] = (
         Transaction.objects.filter(account=account)
         .order_by("seq")
-        .values(*CHAINED_FIELDS, "digest", "prev_digest")
+        .values(*CHAINED_FIELDS, "raw", "digest", "prev_digest")
         .iterator(chunk_size=5000)
     )
     return chain_verify(account.pk, rows, account.chain_head, account.chain_length)

@@ -9,13 +9,12 @@ from functools import partial
 from typing import Any
 
 from django.db import connection, models, transaction
-from django.db.models import Case, Count, IntegerField, Sum, When
 from django.utils import timezone
 
 from accounts.lines import StatementLine, StatementLineError, natural_key
 from accounts.models import CashAccount, DailyBalance, Transaction
 from accounts.signals import lines_stored
-from accounts.trail import RATE_PLACES, line_digest
+from accounts.trail import RATE_PLACES, line_digest, raw_json
 from treasury.money import (
     InexactAmountError,
     UnknownCurrencyError,
@@ -118,7 +117,8 @@ def _prepare(account: CashAccount, line: StatementLine, source: str) -> _Prepare
         "counter_amount_minor": counter,
         "fx_rate": rate,
         "source": source,
-        "raw": dict(line.raw),
+        # Encoded once: the digest covers this text and the insert stores it as is.
+        "raw": raw_json(line.raw),
     }
     return _Prepared(key=key, line=line, values=values)
 
@@ -148,7 +148,7 @@ def _db_adapter(field: models.Field) -> Callable[[Any], Any] | None:
     the value as it is), without the per-value checks of `Field.get_db_prep_save`."""
     ops = connection.ops
     if isinstance(field, models.JSONField):
-        return partial(ops.adapt_json_value, encoder=field.encoder)
+        return None  # `raw` arrives as canonical JSON text (see _prepare); both backends take it
     if isinstance(field, models.DateTimeField):
         return ops.adapt_datetimefield_value
     if isinstance(field, models.DateField):
@@ -216,7 +216,7 @@ def transactions_ingest(
         for item in new:
             seq += 1
             values = {**item.values, "seq": seq}
-            digest = line_digest(head, locked.pk, values)
+            digest = line_digest(head, locked.pk, values, raw_text=values["raw"])
             values.update(account_id=locked.pk, prev_digest=head, digest=digest, created_at=now)
             rows.append(values)
             head = digest
@@ -256,40 +256,41 @@ def _opening_balance_update(
 
 
 def daily_balances_refresh(*, account: CashAccount, since: date | None) -> int:
-    """Recompute the account's daily rows from `since` (None: from the start)."""
-    lines = Transaction.objects.filter(account=account)
-    old = DailyBalance.objects.filter(account=account)
+    """Recompute the account's daily rows from `since` (None: from the start).
+
+    One INSERT … SELECT in the database: lines grouped by day, the running closing as a
+    window sum over the days, started from the closing before `since` (or the opening
+    balance). Integer minor units, so the sums are exact on every backend.
+    """
     closing = account.opening_balance_minor
+    old = DailyBalance.objects.filter(account=account)
     if since is not None:
-        lines = lines.filter(booked_on__gte=since)
-        before = old.filter(date__lt=since).order_by("-date")
-        previous = before.values_list("closing_minor", flat=True).first()
+        previous = (
+            old.filter(date__lt=since).order_by("-date").values_list("closing_minor", flat=True)
+        ).first()
         closing = closing if previous is None else previous
         old = old.filter(date__gte=since)
-    per_day = (
-        lines.values("booked_on")
-        .annotate(
-            inflow=Sum(Case(When(amount_minor__gt=0, then="amount_minor"), default=0,
-                            output_field=IntegerField())),
-            outflow=Sum(Case(When(amount_minor__lt=0, then="amount_minor"), default=0,
-                             output_field=IntegerField())),
-            count=Count("id"),
-        )
-        .order_by("booked_on")
-    )  # fmt: skip
-    rows = []
-    for day in per_day:
-        closing += day["inflow"] + day["outflow"]
-        rows.append(
-            DailyBalance(
-                account=account,
-                date=day["booked_on"],
-                closing_minor=closing,
-                inflow_minor=day["inflow"],
-                outflow_minor=day["outflow"],
-                line_count=day["count"],
-            )
-        )
     old.delete()
-    DailyBalance.objects.bulk_create(rows, batch_size=2000)
-    return len(rows)
+    daily, lines = DailyBalance._meta, Transaction._meta
+    quote = connection.ops.quote_name
+    day_filter = "" if since is None else f" AND {quote('booked_on')} >= %s"
+    sql = f"""
+        INSERT INTO {quote(daily.db_table)}
+            ({quote("account_id")}, {quote("date")}, {quote("closing_minor")},
+             {quote("inflow_minor")}, {quote("outflow_minor")}, {quote("line_count")})
+        SELECT %s, {quote("booked_on")},
+               %s + SUM(SUM({quote("amount_minor")})) OVER (
+                   ORDER BY {quote("booked_on")} ROWS UNBOUNDED PRECEDING),
+               SUM(CASE WHEN {quote("amount_minor")} > 0 THEN {quote("amount_minor")} ELSE 0 END),
+               SUM(CASE WHEN {quote("amount_minor")} < 0 THEN {quote("amount_minor")} ELSE 0 END),
+               COUNT(*)
+        FROM {quote(lines.db_table)}
+        WHERE {quote("account_id")} = %s{day_filter}
+        GROUP BY {quote("booked_on")}
+    """  # noqa: S608 - identifiers from the models, values as parameters
+    params: list[object] = [account.pk, closing, account.pk]
+    if since is not None:
+        params.append(since)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -130,6 +130,8 @@ def _measure(stdout: Any, n: int, seed: int) -> dict[str, Any]:
 
 def _copies(cash_account: Any, transaction_model: Any, prefix: str) -> list[dict[str, Any]]:
     """The stored Wise lines as row values, re-homed to fresh accounts (one per account)."""
+    from accounts.trail import raw_json
+
     rows = []
     for account in cash_account.objects.filter(wise_balance_id__isnull=False):
         fresh = cash_account.objects.create(
@@ -137,5 +139,10 @@ def _copies(cash_account: Any, transaction_model: Any, prefix: str) -> list[dict
             currency=account.currency,
         )  # fmt: skip
         lines = transaction_model.objects.filter(account=account).values(*COPIED)
-        rows.extend({**values, "account_id": fresh.pk} for values in lines.iterator())
+        rows.extend(
+            {**values, "account_id": fresh.pk, "raw": raw_json(values["raw"])}
+            if prefix == "sql"
+            else {**values, "account_id": fresh.pk}
+            for values in lines.iterator()
+        )
     return rows
