@@ -35,10 +35,11 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from treasury.money import from_minor, money_format
@@ -113,10 +114,7 @@ class Proposal:
     entries: tuple[int, ...]
     score: int
     factors: dict[str, Any]
-
-    @property
-    def signature(self) -> str:
-        return signature_of(self.lines, self.entries)
+    signature: str
 
 
 @dataclass
@@ -128,6 +126,8 @@ class Outcome:
 
 
 def signature_of(lines: Iterable[int], entries: Iterable[int]) -> str:
+    if isinstance(lines, tuple) and isinstance(entries, tuple) and len(lines) == len(entries) == 1:
+        return f"t{lines[0]}|e{entries[0]}"  # the common case, fast
     return (
         "t"
         + ",".join(str(i) for i in sorted(lines))
@@ -182,8 +182,9 @@ class Matcher:
         fixed: Iterable[tuple[Iterable[int], Iterable[int]]] = (),
         forbidden: frozenset[str] | set[str] = frozenset(),
     ) -> None:
-        self.lines = {line.id: line for line in sorted(lines, key=lambda x: (x.day, x.id))}
-        self.entries = {e.id: e for e in sorted(entries, key=lambda x: (x.day, x.id))}
+        by_day = attrgetter("day", "id")
+        self.lines = {line.id: line for line in sorted(lines, key=by_day)}
+        self.entries = {e.id: e for e in sorted(entries, key=by_day)}
         self.window, self.near_miss, self.tolerance = window, near_miss, amount_tolerance
         self.forbidden = forbidden
         self.free_lines = dict.fromkeys(self.lines)  # ordered sets
@@ -202,8 +203,11 @@ class Matcher:
         for entry in self.entries.values():
             self.index[(entry.book, entry.currency, entry.amount)].append(entry)
         self.line_index: dict[tuple[str, str, int], list[Line]] = defaultdict(list)
+        self.main_index: dict[tuple[str, str, int], list[Line]] = defaultdict(list)
         for line in self.lines.values():
             self.line_index[(line.book, line.currency, line.amount)].append(line)
+            if line.fee:  # its main part, were the fee held apart
+                self.main_index[(line.book, line.currency, line.amount + line.fee)].append(line)
 
     # --- the run -----------------------------------------------------------------------
 
@@ -241,7 +245,9 @@ class Matcher:
         lines = [self.lines[i] for i in line_ids]
         entries = [self.entries[i] for i in entry_ids]
         score, factors = score_of(method, lines, entries, self.window, reference, fee)
-        self.outcome.matches.append(Proposal(method, line_ids, entry_ids, score, factors))
+        self.outcome.matches.append(
+            Proposal(method, line_ids, entry_ids, score, factors, signature)
+        )
         for i in line_ids:
             del self.free_lines[i]
             self.holder[i] = signature
@@ -485,29 +491,25 @@ class Matcher:
     def _duplicates(self) -> None:
         """A free entry that repeats a matched line: the same amount within the window, or
         the line's main part with a separate fee entry (Wise's own feed posting it too)."""
-        held: dict[tuple[str, str, int], list[Line]] = defaultdict(list)
-        held_main: dict[tuple[str, str, int], list[Line]] = defaultdict(list)
-        for line_id in self.holder:
-            line = self.lines.get(line_id)
-            if line is None:
-                continue
-            held[(line.book, line.currency, line.amount)].append(line)
-            if line.fee:
-                held_main[(line.book, line.currency, line.amount + line.fee)].append(line)
+        held = self.holder
         for entry_id in list(self.free_entries):
+            if entry_id not in self.free_entries:
+                continue  # taken as the fee part of a duplicate just now
             entry = self.entries[entry_id]
             key = (entry.book, entry.currency, entry.amount)
-            line = _nearest(held.get(key, ()), entry.day, self.window)
+            same = [x for x in self.line_index.get(key, ()) if x.id in held]
+            line = _nearest(same, entry.day, self.window)
             if line is not None:
-                self._duplicate(entry.id, self.holder[line.id])
+                self._duplicate(entry.id, held[line.id])
                 continue
-            line = _nearest(held_main.get(key, ()), entry.day, self.window)
+            mains = [x for x in self.main_index.get(key, ()) if x.id in held]
+            line = _nearest(mains, entry.day, self.window)
             if line is None:
                 continue
             fee = self._find(entry.book, entry.currency, -line.fee, line.day, self.window, entry.id)
             if fee is not None:
-                self._duplicate(entry.id, self.holder[line.id])
-                self._duplicate(fee.id, self.holder[line.id])
+                self._duplicate(entry.id, held[line.id])
+                self._duplicate(fee.id, held[line.id])
 
 
 def _nearest(lines: Iterable[Line], day: int, window: int) -> Line | None:
@@ -529,21 +531,21 @@ def score_of(
 ) -> tuple[int, dict[str, Any]]:
     """The score (0 to 100) and the factors behind it: amount, date distance, reference,
     counterparty (and the posting key, which is proof on its own)."""
-    line_total = sum(line.amount for line in lines)
-    entry_total = sum(entry.amount for entry in entries)
-    delta = entry_total - line_total
-    days = max(abs(line.day - entry.day) for line in lines for entry in entries)
-    same_currency = {line.currency for line in lines} == {entry.currency for entry in entries}
+    if len(lines) == len(entries) == 1:  # the common case, without generators
+        line, entry = lines[0], entries[0]
+        delta = entry.amount - line.amount
+        days = abs(line.day - entry.day)
+        same_currency = line.currency == entry.currency
+        counterparty = counterparty_points(line.counterparty, entry.contact)
+    else:
+        delta = sum(e.amount for e in entries) - sum(x.amount for x in lines)
+        days = max(abs(x.day - e.day) for x in lines for e in entries)
+        same_currency = {x.currency for x in lines} == {e.currency for e in entries}
+        counterparty = max(
+            counterparty_points(x.counterparty, e.contact) for x in lines for e in entries
+        )
     amount_points = AMOUNT_POINTS if same_currency and delta == 0 else 0
     date_points = DATE_POINTS * max(0, window + 1 - days) // (window + 1)
-    counterparty = max(
-        (
-            counterparty_points(line.counterparty, entry.contact)
-            for line in lines
-            for entry in entries
-        ),
-        default=0,
-    )
     factors: dict[str, Any] = {
         "amount": {"delta_minor": delta, "points": amount_points},
         "date": {"days": days, "window": window, "points": date_points},
@@ -669,7 +671,7 @@ def match_differences(
 def line_differences(
     lines: dict[int, Line],
     entries: dict[int, Entry],
-    matches: Iterable[tuple[str, list[int], list[int]]],
+    matches: Iterable[tuple[str, Sequence[int], Sequence[int]]],
     outcome: Outcome,
     *,
     book_account: dict[str, int],
@@ -678,6 +680,14 @@ def line_differences(
     """Every line-level difference: inside each match, and what no match took."""
     out: list[Difference] = []
     for signature, line_ids, entry_ids in matches:
+        if len(line_ids) == len(entry_ids) == 1:  # the common case: nothing differs
+            line, entry = lines[line_ids[0]], entries[entry_ids[0]]
+            if (
+                line.amount == entry.amount
+                and line.currency == entry.currency
+                and abs(line.day - entry.day) <= window
+            ):
+                continue
         out.extend(
             match_differences(
                 [lines[i] for i in line_ids], [entries[i] for i in entry_ids], signature, window
