@@ -8,6 +8,7 @@ here is a stable string, so renaming a function never orphans a schedule.
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "treasury.settings")
 
@@ -32,4 +33,11 @@ app.conf.beat_schedule = {
     # broker was unreachable then, that task is lost. This sweep finds lines no rule run
     # has seen (one indexed query when there are none) soon enough to precede posting.
     "rules-apply-unseen": {"task": "rules.apply_unseen", "schedule": 10 * MINUTE},
+    # Reconcile everything nightly, after the day's last syncs: runs after each Wise sync
+    # and Xero read-back cover only what changed then, and a broker outage at that moment
+    # would lose them. 02:30 is quiet and after midnight, so yesterday's balances are in.
+    "reconcile-nightly": {
+        "task": "reconciliation.run_all",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }

@@ -272,6 +272,18 @@ class BalanceCheck(models.Model):
     def agrees(self) -> bool:
         return self.xero_minor == self.wise_minor
 
+    @property
+    def xero(self) -> Decimal:
+        return from_minor(self.xero_minor, self.currency)
+
+    @property
+    def wise(self) -> Decimal:
+        return from_minor(self.wise_minor, self.currency)
+
+    @property
+    def difference(self) -> Decimal:
+        return from_minor(self.xero_minor - self.wise_minor, self.currency)
+
 
 class ReconcileLease(models.Model):
     """One reconciliation at a time per organisation. A run that finds the lease held

@@ -69,3 +69,29 @@ def proved_through_all() -> dict[int, date | None]:
 
 def reconcile_run_last() -> SyncRun | None:
     return SyncRun.objects.filter(kind=SyncRun.Kind.RECONCILE).order_by("-started_at").first()
+
+
+def queue_overview(*, runs: int = 5) -> dict[str, object]:
+    """Everything the summary page shows, in a fixed number of queries."""
+    counts = mismatches_open_by_type()
+    proved = proved_through_all()
+    accounts = list(
+        CashAccount.objects.filter(xero_mappings__isnull=False)
+        .distinct()
+        .annotate(open=Count("mismatches", filter=Q(mismatches__status=Mismatch.Status.OPEN)))
+        .order_by("currency", "name")
+    )
+    for account in accounts:
+        account.proved_through = proved.get(account.pk)  # type: ignore[attr-defined]
+    types = [
+        {"type": value, "label": label, "count": counts[value]}
+        for value, label in Mismatch.Type.choices
+    ]
+    return {
+        "types": types,
+        "open_total": sum(counts.values()),
+        "accounts": accounts,
+        "runs": list(
+            SyncRun.objects.filter(kind=SyncRun.Kind.RECONCILE).order_by("-started_at")[:runs]
+        ),
+    }
