@@ -440,6 +440,7 @@ def _matches_store(
 ) -> dict[str, int]:
     """Keep what was found again, undo what was not, create the new; signature → id."""
     wanted = {p.signature: p for p in proposals}
+    active_methods = {pk: method for pk, method, _, _ in active.values()}
     ids: dict[str, int] = {}
     undo: list[int] = []
     changed: list[Match] = []
@@ -465,6 +466,7 @@ def _matches_store(
                         fingerprint=new_fingerprint,
                     )
                 )
+    _links_broken([pk for pk in undo if active_methods.get(pk) == Match.Method.MANUAL], now)
     for chunk in _chunks(undo):
         Match.objects.filter(pk__in=chunk).update(
             undone_at=now,
@@ -479,6 +481,23 @@ def _matches_store(
     ids.update(created)
     result.matches_new, result.matches_undone = len(created), len(undo)
     return ids
+
+
+def _links_broken(match_ids: list[int], now: datetime) -> None:
+    """A manual link lost a member (deleted in Xero, say): what it resolved is open again."""
+    events = []
+    for mismatch in Mismatch.objects.filter(
+        match_id__in=match_ids, resolution=Mismatch.Resolution.LINKED
+    ):
+        mismatch.status, mismatch.resolution = Mismatch.Status.OPEN, Mismatch.Resolution.NONE
+        mismatch.status_changed_at, mismatch.status_changed_by = now, None
+        mismatch.save(
+            update_fields=["status", "resolution", "status_changed_at", "status_changed_by"]
+        )
+        events.append(
+            _event(mismatch, MismatchEvent.Action.UNLINKED, now, "A linked line or entry is gone")
+        )
+    MismatchEvent.objects.bulk_create(events)
 
 
 def _matches_create(
@@ -795,8 +814,8 @@ def _mismatches_store(
         mismatch.last_seen_at = now
         updates.append(mismatch)
     for key, mismatch in stored.items():
-        if key in wanted or mismatch.resolution == Mismatch.Resolution.RECONCILED:
-            continue
+        if key in wanted or mismatch.status == Mismatch.Status.RESOLVED:
+            continue  # still there, or already resolved (by reconciliation or a link)
         mismatch.status, mismatch.resolution = (
             Mismatch.Status.RESOLVED,
             Mismatch.Resolution.RECONCILED,
@@ -876,7 +895,8 @@ def mismatch_reopen(*, mismatch: Mismatch, user: AbstractBaseUser) -> None:
                 "status_changed_by",
             ]
         )
-        _event(mismatch, MismatchEvent.Action.REOPENED, now, "", user).save()
+        note = f"The link {link.signature} is undone" if link is not None else ""
+        _event(mismatch, MismatchEvent.Action.REOPENED, now, note, user).save()
         if link is not None and link.is_active:
             _match_undo(link, user, "Reopened the mismatch it resolved", now)
     if link is not None:
