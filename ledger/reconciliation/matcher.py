@@ -279,7 +279,8 @@ class Matcher:
         for line_id, entries in keyed.items():
             if line_id not in self.free_lines:
                 continue
-            entries.sort(key=lambda e: (not e.canonical, e.day, e.id))
+            if len(entries) > 1:
+                entries.sort(key=lambda e: (not e.canonical, e.day, e.id))
             if self._claim(KEY, (line_id,), (entries[0].id,)):
                 for other in entries[1:]:
                     self._duplicate(other.id, self.holder[line_id])

@@ -36,8 +36,13 @@ class Match(models.Model):
         MANY_TO_ONE = "MANY_TO_ONE", "Several lines, one entry"
         MANUAL = "MANUAL", "Linked by hand"
 
+    # Single-column indexes left out where a composite one below covers the lookups: a
+    # first run inserts 100,000 matches and every index costs on each.
     organisation = models.ForeignKey(
-        XeroOrganisation, on_delete=models.CASCADE, related_name="reconciliation_matches"
+        XeroOrganisation,
+        on_delete=models.CASCADE,
+        related_name="reconciliation_matches",
+        db_index=False,
     )
     method = models.CharField(max_length=12, choices=Method.choices)
     signature = models.CharField(max_length=255, help_text="t<line ids>|e<entry ids>")
@@ -45,16 +50,31 @@ class Match(models.Model):
     factors = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
     fingerprint = models.CharField(max_length=16, blank=True)
     account = models.ForeignKey(
-        CashAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        CashAccount,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     day = models.DateField(help_text="The earliest date among its lines and entries.")
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     undone_at = models.DateTimeField(null=True, blank=True)
     undone_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     undone_reason = models.CharField(max_length=300, blank=True)
 
@@ -87,11 +107,22 @@ class MatchItem(models.Model):
     is in at most one active match; an undone match keeps its members in `signature`)."""
 
     match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="items")
+    # Looked up through the partial unique indexes below; no second index each.
     transaction = models.ForeignKey(
-        Transaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Transaction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     entry = models.ForeignKey(
-        LedgerEntry, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        LedgerEntry,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
