@@ -1,4 +1,4 @@
-"""Reconcile N Wise lines against about N Xero entries: `python manage.py bench reconcile --n 100000`.
+"""Reconcile N Wise lines against about N Xero entries: `manage.py bench reconcile --n 100000`.
 
 Runs in throwaway databases (created and destroyed here, never the live one). The Wise
 lines are stored through the real ingest; the Xero side is written as `LedgerEntry` rows
@@ -104,7 +104,7 @@ def _books_make(accounts: list[Any]) -> Any:
 def _entries_make(organisation: Any, share: float, rng: random.Random) -> dict[str, int]:
     """Xero's side for every stored line, `share` of them with a seeded difference."""
     from accounts.models import Transaction
-    from ledger.models import BankAccountMapping, LedgerEntry, XeroBankBalance
+    from ledger.models import BankAccountMapping, LedgerEntry
 
     book = {
         m.cash_account_id: m.xero_account
