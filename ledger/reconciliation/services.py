@@ -20,6 +20,7 @@ time per organisation (a lease: a second asks the first to go round once more).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections import Counter, defaultdict
@@ -513,19 +514,29 @@ def _matches_create(
         return {}
     ops = connection.ops
     factors_field = Match._meta.get_field("factors")
+    # SQLite keeps JSON as text: plain json.dumps (the factors are ints and strings) is the
+    # field's own preparation without its per-value overhead.
+    prepare = (
+        json.dumps
+        if connection.vendor == "sqlite"
+        else lambda value: factors_field.get_db_prep_save(value, connection)
+    )
     created_at = ops.adapt_datetimefield_value(now)
     rows = []
     for proposal in proposals:
-        day = min(
-            min(lines[i].day for i in proposal.lines), min(entries[i].day for i in proposal.entries)
-        )
+        if len(proposal.lines) == len(proposal.entries) == 1:
+            day = min(lines[proposal.lines[0]].day, entries[proposal.entries[0]].day)
+        else:
+            day = min(
+                *(lines[i].day for i in proposal.lines), *(entries[i].day for i in proposal.entries)
+            )
         rows.append(
             (
                 organisation.pk,
                 proposal.method,
                 proposal.signature,
                 proposal.score,
-                factors_field.get_db_prep_save(proposal.factors, connection),
+                prepare(proposal.factors),
                 _fingerprint(proposal),
                 lines[proposal.lines[0]].account_id,
                 ops.adapt_datefield_value(date.fromordinal(day)),
