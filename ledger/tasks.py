@@ -12,7 +12,11 @@ def xero_push_task(organisation_id: int) -> None:
 
 @shared_task(name="ledger.xero_pull", ignore_result=True, acks_late=True)
 def xero_pull_task(organisation_id: int) -> None:
-    services.xero_pull(organisation_id=organisation_id)
+    run = services.xero_pull(organisation_id=organisation_id)
+    if run.status == run.Status.SUCCEEDED:
+        from ledger.reconciliation.services import reconcile_enqueue
+
+        reconcile_enqueue(organisation_id=organisation_id)  # what was read back
 
 
 @shared_task(name="ledger.xero_push_all", ignore_result=True)

@@ -56,4 +56,11 @@ app.conf.beat_schedule = {
     # change; this one catches a day without syncs (a new year, a rate, a missed task)
     # and keeps the dashboard's stored figures at most a day old.
     "fbar-monitor": {"task": "fbar.monitor_run", "schedule": crontab(hour=7, minute=10)},
+    # Reconcile everything nightly, after the day's last syncs: runs after each Wise sync
+    # and Xero read-back cover only what changed then, and a broker outage at that moment
+    # would lose them. 02:30 is quiet and after midnight, so yesterday's balances are in.
+    "reconcile-nightly": {
+        "task": "reconciliation.run_all",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }

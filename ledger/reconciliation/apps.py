@@ -5,3 +5,11 @@ class ReconciliationConfig(AppConfig):
     name = "ledger.reconciliation"
     label = "reconciliation"
     verbose_name = "Reconciliation"
+
+    def ready(self) -> None:
+        from accounts.signals import lines_stored
+        from ledger.reconciliation.receivers import lines_stored_reconcile
+
+        lines_stored.connect(
+            lines_stored_reconcile, dispatch_uid="reconciliation.lines_stored_reconcile"
+        )

@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from ledger.reconciliation import views
 
 app_name = "reconciliation"
-urlpatterns: list = []
+urlpatterns = [
+    path("reconciliation/", views.queue, name="queue"),
+    path("reconciliation/run/", views.run, name="run"),
+]
