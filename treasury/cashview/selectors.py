@@ -212,7 +212,7 @@ class DayRates:
         rate used ages out of the window; on any other day the previous answer stands."""
         book = self._books[0]
         changes = book.dates(book.source, start, end) | book.dates(Source.MANUAL, start, end)
-        for code in currencies:
+        for code in set(currencies) - {self.base}:  # the base converts to itself, dated
             current: Conversion | None = None
             valid_until = date.min
             day = start
@@ -239,8 +239,6 @@ def _valid_until(conversion: Conversion | None, window_days: int) -> date:
     """The last day every rate behind `conversion` is still inside the window."""
     if conversion is None:
         return date.min
-    if not conversion.legs:  # same currency
-        return date.max
     return min(leg.date for leg in conversion.legs) + timedelta(days=window_days)
 
 

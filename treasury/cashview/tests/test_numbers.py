@@ -13,7 +13,9 @@ from django.utils import timezone
 from accounts.models import CashAccount, Transaction
 from accounts.services import transactions_ingest
 from accounts.tests.factories import CashAccountFactory, InstitutionFactory, line
+from treasury.cashview.selectors import DayRates
 from treasury.cashview.tests.pages import page_read
+from treasury.fx.convert import RateBook, RateLeg
 from treasury.fx.models import Rate, Source
 from treasury.money import money_format, quantize
 
@@ -193,3 +195,65 @@ def test_a_zero_balance_needs_no_rate(owner_client):
     page = page_read(owner_client.get("/").content)
     assert page.rows["ISK"].converted == 0
     assert page.complete
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rates_filled_day_by_day_equal_a_lookup_on_each_day(seed):
+    """The dashboard computes a rate only on publication days and when the oldest rate
+    used ages out of the window; every other day must get exactly what a lookup gives,
+    owner overrides and gaps longer than the window included."""
+    rng = random.Random(seed)
+    start, end = date(2025, 1, 1), date(2025, 6, 30)
+    legs, day = [], start - timedelta(days=10)
+    while day <= end:
+        published = rng.random() < 0.7 and not date(2025, 3, 1) <= day <= date(2025, 3, 20)
+        for code in ("USD", "GBP", "JPY"):
+            if published and rng.random() < 0.9:
+                value = Decimal(rng.randint(5_000, 15_000)) / 10_000
+                legs.append(RateLeg(Source.ECB, "EUR", code, value, day))
+        if rng.random() < 0.04:
+            value = Decimal(rng.randint(10_000, 14_000)) / 10_000
+            legs.append(RateLeg(Source.MANUAL, "GBP", "USD", value, day))
+        day += timedelta(days=1)
+    book = RateBook(
+        source=Source.ECB, currencies={"EUR", "USD", "GBP", "JPY"},
+        start=start - timedelta(days=10), end=end, window_days=7, legs=legs,
+    )  # fmt: skip
+    filled, looked_up = DayRates([book], "USD"), DayRates([book], "USD")
+    filled.fill(["EUR", "GBP", "JPY", "USD"], start, end)
+    day, seen = start, set()
+    while day <= end:
+        for code in ("EUR", "GBP", "JPY", "USD"):
+            mine, truth = filled.get(code, day), looked_up.get(code, day)
+            if truth is None:
+                assert mine is None, (code, day)
+                continue
+            assert (mine.rate, mine.rate_date, mine.source) == (
+                truth.rate, truth.rate_date, truth.source,
+            ), (code, day)  # fmt: skip
+            seen.add(truth.source)
+        day += timedelta(days=1)
+    assert {Source.ECB, "IDENTITY"} <= seen
+
+
+def test_another_source_and_an_owner_override(owner_client, business, owner):
+    as_of = date(2025, 8, 15)
+    eur = native_balances(as_of)["EUR"]
+    Rate.objects.create(
+        source=Source.MANUAL, base="EUR", quote="USD", date=date(2025, 8, 15),
+        rate=Decimal("1.5"), entered_by=owner, reason="bank's rate",
+    )  # fmt: skip
+    page = page_read(owner_client.get("/", {"as_of": as_of, "base": "USD"}).content)
+    assert page.rows["EUR"].converted == quantize(eur * Decimal("1.5"), "USD", ROUND_HALF_EVEN)
+    assert "MANUAL 2025-08-15" in page.rows["EUR"].text  # as recent as the ECB's: it wins
+    Rate.objects.filter(source=Source.MANUAL).delete()  # overrides win for every source
+    Rate.objects.create(
+        source=Source.TREASURY, base="USD", quote="EUR", date=date(2025, 6, 30),
+        record_date=date(2025, 6, 30), rate=Decimal("0.8"), source_key="Euro Zone-Euro",
+    )  # fmt: skip
+    query = {"as_of": as_of, "base": "USD", "source": "TREASURY"}
+    page = page_read(owner_client.get("/", query).content)
+    row = page.rows["EUR"]
+    assert row.converted == quantize(eur / Decimal("0.8"), "USD", ROUND_HALF_EVEN)
+    assert "TREASURY 2025-06-30" in row.text
+    assert page.rows["GBP"].converted is None  # the Treasury has no GBP row here
