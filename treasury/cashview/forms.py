@@ -12,7 +12,7 @@ from django import forms
 from django.conf import settings
 from django.http import QueryDict
 
-from treasury.cashview.selectors import DEFAULT_RANGE, RANGE_MONTHS, SOURCES, Choices
+from treasury.cashview.selectors import DEFAULT_RANGE, SOURCES, Choices
 from treasury.fx.models import Source
 from treasury.fx.policy import RateDatePolicy
 from treasury.money import UnknownCurrencyError, currency_validate
@@ -75,11 +75,9 @@ def choices_parse(query: QueryDict, *, today: date) -> tuple[Choices, list[str]]
     form = ChoicesForm(given, today=today)
     form.is_valid()
     errors = [
-        f"{form.fields[name].label}: {' '.join(messages)} Showing the default instead."
-        for name, messages in form.errors.items()
+        f"{form.fields[name].label}: {' '.join(messages)}" for name, messages in form.errors.items()
     ]
     chosen = {name: form.cleaned_data.get(name, default) for name, default in defaults.items()}
-    assert chosen["range"] in RANGE_MONTHS
     return (
         Choices(
             base=chosen["base"],

@@ -102,7 +102,7 @@ def _dashboard_context(view: CashView, errors: list[str]) -> dict[str, Any]:
         "view": view,
         "choices": choices,
         "errors": errors,
-        "base": choices.base,
+        "base": base,
         "canonical_url": f"{home}?{choices.query()}",
         "base_options": sorted({*view.currencies, "USD", settings.BASE_CURRENCY, choices.base}),
         "policy_options": RateDatePolicy.choices,
@@ -124,7 +124,7 @@ def _dashboard_context(view: CashView, errors: list[str]) -> dict[str, Any]:
     }
 
 
-def _first_run_context(request: HttpRequest) -> dict[str, Any]:
+def _first_run_context() -> dict[str, Any]:
     return {
         "state": first_run_state(),
         "wise_connect_url": url_or_none("accounts:wise_connect"),
@@ -148,7 +148,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if view is None:
         if target:
             return HttpResponseClientRefresh()
-        return render(request, FIRST_RUN, {**_first_run_context(request), **_status_context(today)})
+        return render(request, FIRST_RUN, {**_first_run_context(), **_status_context(today)})
     context = {**_dashboard_context(view, errors), **_status_context(today)}
     if target == "dashboard":
         response = render(request, f"{TEMPLATE}#dashboard", context)
@@ -158,6 +158,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 def _export_choices(request: HttpRequest) -> tuple[Choices, list[str]]:
     return choices_parse(request.GET, today=timezone.localdate())
+
+
+def _refused(errors: list[str]) -> HttpResponse:
+    """A wrong parameter named in plain text; no file is sent."""
+    message = " ".join(errors) or "format: expected csv or xlsx."
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
 def _format(request: HttpRequest) -> str | None:
@@ -171,7 +177,7 @@ def export_balances(request: HttpRequest) -> HttpResponse:
     choices, errors = _export_choices(request)
     fmt = _format(request)
     if errors or fmt is None:
-        return HttpResponseBadRequest(" ".join(errors) or "format: expected csv or xlsx.")
+        return _refused(errors)
     return exports.balances_response(choices=choices, fmt=fmt)
 
 
@@ -190,7 +196,7 @@ def export_transactions(request: HttpRequest) -> HttpResponse:
     if not period.is_valid():
         errors += [" ".join(messages) for messages in period.errors.values()]
     if errors or fmt is None:
-        return HttpResponseBadRequest(" ".join(errors) or "format: expected csv or xlsx.")
+        return _refused(errors)
     return exports.transactions_response(
         choices=choices, start=period.cleaned_data["start"], end=period.cleaned_data["end"], fmt=fmt
     )
