@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from treasury import views
+from treasury.cashview import views as cashview_views
 
 admin.site.site_header = "Bulwark administration"
 admin.site.site_title = "Bulwark admin"
@@ -9,7 +10,7 @@ admin.site.index_title = "Records and the mismatch queue"
 admin.site.login = views.admin_login_redirect  # type: ignore[method-assign]
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", cashview_views.dashboard, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("account/security/", views.security, name="security"),

@@ -15,7 +15,6 @@ from django_otp import login as otp_login
 from treasury import totp
 from treasury.access import read_only_allowed
 from treasury.forms import LoginForm, TotpConfirmForm
-from treasury.selectors import heartbeat_last_seen
 
 
 class LoginView(auth_views.LoginView):
@@ -40,15 +39,6 @@ def admin_login_redirect(request: HttpRequest, extra_context: Any = None) -> Htt
         return redirect("admin:index")
     next_url = request.GET.get("next", reverse("admin:index"))
     return redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
-
-
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "treasury/home.html",
-        {"worker_seen_at": heartbeat_last_seen(name="worker")},
-    )
 
 
 @require_http_methods(["GET", "POST"])

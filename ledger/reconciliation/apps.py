@@ -13,3 +13,8 @@ class ReconciliationConfig(AppConfig):
         lines_stored.connect(
             lines_stored_reconcile, dispatch_uid="reconciliation.lines_stored_reconcile"
         )
+        from ledger.reconciliation.status import mismatches_status, proved_through
+        from treasury.cashview.status import register_proof_provider, register_status_provider
+
+        register_status_provider(mismatches_status)
+        register_proof_provider(proved_through)

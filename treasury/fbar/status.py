@@ -7,28 +7,14 @@ dashboard's `StatusItem` when that module is installed, else an identical local 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.urls import reverse
 
+from treasury.cashview.status import StatusItem
 from treasury.fbar import thresholds
 from treasury.fbar.models import MonitorState
 from treasury.fbar.selectors import dollars, long_date, monitor_states, monitored_years
-
-try:
-    from treasury.cashview.status import StatusItem  # type: ignore[import-not-found]
-except ImportError:
-
-    @dataclass(frozen=True)
-    class StatusItem:  # type: ignore[no-redef]
-        key: str
-        label: str
-        value: str
-        level: str  # "ok" | "warn" | "error" | "info"
-        url: str | None
-        detail: str = ""
-
 
 # The monitor runs daily and after syncs; older than this, something has stopped it.
 STALE_AFTER_DAYS = 2
