@@ -32,7 +32,14 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts.models import Transaction
-from ledger.rules.models import BOOKING_FIELDS, Action, Categorization, Condition, Rule
+from ledger.rules.models import (
+    BOOKING_FIELDS,
+    STOPPED_BY,
+    Action,
+    Categorization,
+    Condition,
+    Rule,
+)
 from treasury.money import UnknownCurrencyError, currency_validate, minor_units
 
 # Wise statement `details.type` values (reference: Wise statements, section 4).
@@ -486,10 +493,13 @@ class Engine:
         line["money"] = (line["amount_minor"], line["currency"])
         return line
 
-    def winners(self, lines: Sequence[Line]) -> list[dict[str, CompiledRule]]:
-        """Per line, the rule that wins each field: rules in order, first match per field
-        wins, a matching "stop" rule ends the line's evaluation. Evaluated rule by rule
-        over the whole batch (see `Test.filter`)."""
+    def winners(
+        self, lines: Sequence[Line]
+    ) -> tuple[list[dict[str, CompiledRule]], list[CompiledRule | None]]:
+        """Per line, the rule that wins each field, and the "stop" rule that ended its
+        evaluation (if any): rules in order, first match per field wins, a matching
+        "stop" rule ends the line's evaluation. Evaluated rule by rule over the whole
+        batch (see `Test.filter`)."""
         columns: dict[str, list[Any]] = {}
 
         def column(key: str) -> list[Any]:
@@ -499,6 +509,7 @@ class Engine:
             return found
 
         won: list[dict[str, CompiledRule]] = [{} for _ in lines]
+        stopped_by: list[CompiledRule | None] = [None] * len(lines)
         active = list(range(len(lines)))  # lines still open to later rules
         for rule in self.rules:
             if not active:
@@ -520,20 +531,29 @@ class Engine:
                 for name, _ in rule.sets:
                     if name not in decided:
                         decided[name] = rule
+                if rule.stop:
+                    stopped_by[i] = rule
                 if rule.stop or len(decided) == len(BOOKING_FIELDS):
                     closed.add(i)
             if closed:
                 active = [i for i in active if i not in closed]
-        return won
+        return won, stopped_by
 
     def outcomes(self, rows: Sequence[Sequence[Any]], lines: Sequence[Line]) -> list[Outcome]:
         """What the rules make of each line of a batch, against what it holds now."""
+        won, stopped_by = self.winners(lines)
         return [
-            self._outcome(row, line, won)
-            for row, line, won in zip(rows, lines, self.winners(lines), strict=True)
+            self._outcome(row, line, line_won, stopper)
+            for row, line, line_won, stopper in zip(rows, lines, won, stopped_by, strict=True)
         ]
 
-    def _outcome(self, row: Sequence[Any], line: Line, won: dict[str, CompiledRule]) -> Outcome:
+    def _outcome(
+        self,
+        row: Sequence[Any],
+        line: Line,
+        won: dict[str, CompiledRule],
+        stopper: CompiledRule | None,
+    ) -> Outcome:
         booking = row[len(LINE_COLUMNS) :]
         categ_id = booking[0]
         if categ_id is None:
@@ -567,6 +587,15 @@ class Engine:
                     rule_id=rule.id if rule else None,
                     rule_name=rule.name if rule else None,
                 )
+        if stopper is not None:
+            # A stop rule shapes a line even where it sets nothing (it keeps later rules
+            # off): remembered, so that changing or deleting it re-examines the line.
+            old_stop = old_prov.get(STOPPED_BY) or {}
+            provenance[STOPPED_BY] = (
+                old_stop
+                if old_stop.get("rule") == stopper.id
+                else {"rule": stopper.id, "name": stopper.name, "at": self.at}
+            )
         return Outcome(
             line=line,
             categorization_id=categ_id,
@@ -582,7 +611,8 @@ class Engine:
         self, focus: CompiledRule | None, focus_id: int, row: Sequence[Any], line: Line
     ) -> bool:
         """Whether a change of the focus rule can touch this line: it matches the line
-        now, or it set one of the line's fields before."""
+        now, or it set one of the line's fields before, or it stopped the line's
+        evaluation before (`STOPPED_BY` in the provenance)."""
         if focus is not None and focus.matches(line):
             return True
         provenance = row[len(LINE_COLUMNS) + 7] or {}

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 # The booking fields a rule or a person can set, in display order.
 BOOKING_FIELDS = ("treatment", "account_code", "tax_type", "contact_name", "tracking")
+# Provenance key (not a field) naming the "stop" rule that ended a line's evaluation.
+STOPPED_BY = "_stopped_by"
 
 
 class Categorization(models.Model):

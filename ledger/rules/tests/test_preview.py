@@ -156,6 +156,36 @@ rule_st = st.tuples(
 )
 
 
+def test_an_edit_that_lifts_a_stop_re_examines_the_lines_it_stopped(eur):
+    """Found by the property test below on PostgreSQL: a "stop" rule that sets nothing on
+    a line (an earlier rule set the field) still keeps later rules off it, so when the
+    stop is edited away those lines must be in the preview's and the run's scope."""
+    lines = lines_store(
+        eur,
+        {"amount": "-10.00", "description": "figma"},
+        {"amount": "-20.00", "description": "aws"},
+        {"amount": "30.00", "description": "client"},
+    )
+    rule_make("code", conditions=[cond("DIRECTION", "DEBIT")],
+              actions=[act("ACCOUNT_CODE", "400")])  # fmt: skip
+    stopper = rule_make("stopper", conditions=[cond("DIRECTION", "DEBIT")],
+                        actions=[act("ACCOUNT_CODE", "400")], stop=True)  # fmt: skip
+    rule_make("fees", conditions=[cond("DIRECTION", "DEBIT")],
+              actions=[act("TREATMENT", "FEE")])  # fmt: skip
+    rules_apply(queryset=Transaction.objects.all(), specs=specs_saved())
+    assert not Categorization.objects.filter(treatment="FEE").exists()  # stopped
+
+    parts = draft("stopper", [cond("DESCRIPTION", "aws")], [act("ACCOUNT_CODE", "400")],
+                  rule=stopper)  # fmt: skip
+    shown = preview_of(*parts)
+    assert {o.line_id for o in shown.changed} == {lines[0].pk, lines[1].pk}
+    done = save_and_apply(*parts)
+    assert done.change_set == shown.change_set()
+    fees = Categorization.objects.filter(treatment="FEE").values_list("transaction_id", flat=True)
+    assert set(fees) == {lines[0].pk, lines[1].pk}
+    assert rules_apply(queryset=Transaction.objects.all(), specs=specs_saved()).lines_changed == 0
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
