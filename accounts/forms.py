@@ -3,9 +3,9 @@ from typing import Any
 
 from django import forms
 
+from accounts.lines import WISE_TYPES
 from accounts.models import CashAccount, WiseConnection
 from accounts.selectors import TransactionFilters
-from accounts.wise.normalize import WISE_TYPES
 from accounts.wise.sca import InvalidKeyError, private_key_load, public_key_load
 
 PEM_ATTRS = {"rows": 4, "spellcheck": "false", "autocomplete": "off", "class": "mono"}

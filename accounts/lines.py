@@ -8,6 +8,26 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+# Wise's `details.type` values (wise.md §4): a line's `wise_type`, whatever its source.
+WISE_TYPES = (
+    "CARD",
+    "CONVERSION",
+    "DEPOSIT",
+    "TRANSFER",
+    "MONEY_ADDED",
+    "INCOMING_CROSS_BALANCE",
+    "OUTGOING_CROSS_BALANCE",
+    "DIRECT_DEBIT",
+    "BALANCE_INTEREST",
+    "BALANCE_ADJUSTMENT",
+    "ACCRUAL_CHARGE",
+    "CARD_CASHBACK",
+    "ACQUIRING_PAYMENT",
+    "INVESTMENT_TRADE_ORDER",
+    "CARD_ORDER_CHECKOUT",
+    "UNKNOWN",
+)
+
 
 class StatementLineError(ValueError):
     """A line that cannot be stored; names the line so the user can find it."""

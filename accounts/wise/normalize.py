@@ -120,24 +120,3 @@ def statement_lines_from_wise(statement: Mapping[str, Any]) -> list[StatementLin
     lines = [statement_line_from_wise(txn, line_no=n) for n, txn in enumerate(transactions, 1)]
     lines.sort(key=lambda line: line.booked_at)
     return lines
-
-
-# Wise's `details.type` values (the transactions page filters by them).
-WISE_TYPES = (
-    "CARD",
-    "CONVERSION",
-    "DEPOSIT",
-    "TRANSFER",
-    "MONEY_ADDED",
-    "INCOMING_CROSS_BALANCE",
-    "OUTGOING_CROSS_BALANCE",
-    "DIRECT_DEBIT",
-    "BALANCE_INTEREST",
-    "BALANCE_ADJUSTMENT",
-    "ACCRUAL_CHARGE",
-    "CARD_CASHBACK",
-    "ACQUIRING_PAYMENT",
-    "INVESTMENT_TRADE_ORDER",
-    "CARD_ORDER_CHECKOUT",
-    "UNKNOWN",
-)

@@ -31,6 +31,7 @@ import re2
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+from accounts.lines import WISE_TYPES
 from accounts.models import Transaction
 from ledger.rules.models import (
     BOOKING_FIELDS,
@@ -42,25 +43,6 @@ from ledger.rules.models import (
 )
 from treasury.money import UnknownCurrencyError, currency_validate, minor_units
 
-# Wise statement `details.type` values (reference: Wise statements, section 4).
-WISE_TYPES = (
-    "CARD",
-    "CONVERSION",
-    "DEPOSIT",
-    "TRANSFER",
-    "MONEY_ADDED",
-    "INCOMING_CROSS_BALANCE",
-    "OUTGOING_CROSS_BALANCE",
-    "DIRECT_DEBIT",
-    "BALANCE_INTEREST",
-    "BALANCE_ADJUSTMENT",
-    "ACCRUAL_CHARGE",
-    "CARD_CASHBACK",
-    "ACQUIRING_PAYMENT",
-    "INVESTMENT_TRADE_ORDER",
-    "CARD_ORDER_CHECKOUT",
-    "UNKNOWN",
-)
 DEFAULTS: dict[str, Any] = {
     "treatment": Categorization.Treatment.NORMAL.value,
     "account_code": "",
