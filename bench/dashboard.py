@@ -33,6 +33,10 @@ from bench._timing import stopwatch
 NAMES = {1_000: "1k", 100_000: "100k", 1_000_000: "1m"}
 
 
+# Several databases (one per size); it makes and drops them itself.
+SCRATCH = False
+
+
 def add_arguments(parser: ArgumentParser) -> None:
     parser.add_argument(
         "--sizes", default="1000,100000,1000000", help="line counts, comma separated"

@@ -1,6 +1,6 @@
 """A full FBAR year: `python manage.py bench fbar --accounts 20 --n 50000`.
 
-Runs in a throwaway database (created and destroyed here, never the live one). Setup, not
+Runs in the throwaway database `manage.py bench` gives every benchmark. Setup, not
 timed: N accounts in several currencies, each with `--n` lines spread over 2025, written
 by a raw bulk insert (the ingest's checks and hash chain are not what is measured, so the
 chain digests are placeholders), then `accounts.services.daily_balances_refresh` per
@@ -13,11 +13,9 @@ the queries run and whether any touched the lines table (it must not).
 """
 
 import random
-import tempfile
 from argparse import ArgumentParser
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
@@ -162,34 +160,22 @@ def _setup(accounts: int, n: int, seed: int, daily_only: bool, stdout: Any) -> i
 
 
 def run(*, stdout: Any, accounts: int, n: int, seed: int, daily_only: bool, **_: Any) -> dict:
-    settings_dict = connection.settings_dict
-    scratch = tempfile.mkdtemp(prefix="bench-fbar-")
-    settings_dict.setdefault("TEST", {})
-    settings_dict["TEST"]["NAME"] = (
-        str(Path(scratch) / "bench.sqlite3")
-        if connection.vendor == "sqlite"
-        else f"bench_fbar_{settings_dict['NAME']}"
-    )
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
-        from accounts.models import Transaction
-        from treasury.fbar.selectors import fbar_year
-        from treasury.fbar.services import fbar_monitor_run
+    from accounts.models import Transaction
+    from treasury.fbar.selectors import fbar_year
+    from treasury.fbar.services import fbar_monitor_run
 
-        what = "daily balances directly" if daily_only else f"{n:,} lines each + daily refresh"
-        stdout.write(f"Storing {accounts} accounts: {what} (not timed)…")
-        with stopwatch() as setup:
-            daily_rows = _setup(accounts, n, seed, daily_only, stdout)
-        lines = Transaction.objects.count()
-        stdout.write(f"Computing FBAR {YEAR} over {daily_rows:,} daily rows ({lines:,} lines)…")
-        with CaptureQueriesContext(connection) as queries, stopwatch() as watch:
-            result = fbar_year(year=YEAR, today=TODAY)
-        with stopwatch() as monitor:
-            fbar_monitor_run(today=TODAY)
-        table = Transaction._meta.db_table
-        lines_read = any(table in query["sql"] for query in queries.captured_queries)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+    what = "daily balances directly" if daily_only else f"{n:,} lines each + daily refresh"
+    stdout.write(f"Storing {accounts} accounts: {what} (not timed)…")
+    with stopwatch() as setup:
+        daily_rows = _setup(accounts, n, seed, daily_only, stdout)
+    lines = Transaction.objects.count()
+    stdout.write(f"Computing FBAR {YEAR} over {daily_rows:,} daily rows ({lines:,} lines)…")
+    with CaptureQueriesContext(connection) as queries, stopwatch() as watch:
+        result = fbar_year(year=YEAR, today=TODAY)
+    with stopwatch() as monitor:
+        fbar_monitor_run(today=TODAY)
+    table = Transaction._meta.db_table
+    lines_read = any(table in query["sql"] for query in queries.captured_queries)
     return {
         "accounts": accounts,
         "lines_per_account": 0 if daily_only else n,

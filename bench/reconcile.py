@@ -20,22 +20,25 @@ from __future__ import annotations
 
 import math
 import random
-import tempfile
 import time
 from argparse import ArgumentParser
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from django.db import connection
 
+from bench._scratch import scratch_database
 from bench._timing import stopwatch
 
 CURRENCIES = ("EUR", "USD", "GBP", "CHF")
 MERCHANTS = [f"Merchant {n:03d}" for n in range(300)]
 START = datetime(2024, 1, 1, tzinfo=UTC)
 KINDS = ("missing", "duplicate", "fee", "date", "stranger", "split")
+
+
+# Two scratch databases (n/10, then n); it makes and drops them itself.
+SCRATCH = False
 
 
 def add_arguments(parser: ArgumentParser) -> None:
@@ -206,25 +209,12 @@ def _balances_make(organisation: Any, book: dict[int, Any], delta: dict[int, int
 
 
 def _one(n: int, share: float, seed: int, stdout: Any) -> dict[str, Any]:
-    settings_dict = connection.settings_dict
-    scratch = tempfile.mkdtemp(prefix="bench-reconcile-")
-    settings_dict.setdefault("TEST", {})
-    settings_dict["TEST"]["NAME"] = (
-        str(Path(scratch) / "bench.sqlite3")
-        if connection.vendor == "sqlite"
-        else f"bench_reconcile_{settings_dict['NAME']}"
-    )
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with scratch_database("reconcile"):
         from django.conf import settings
 
-        from accounts.signals import lines_stored
         from ledger.reconciliation.models import MatchItem
         from ledger.reconciliation.services import reconcile
 
-        # No tasks for the scratch lines: a live worker must never see them.
-        lines_stored.disconnect(dispatch_uid="rules.lines_stored_categorize")
-        lines_stored.disconnect(dispatch_uid="reconciliation.lines_stored_reconcile")
         settings.RECONCILE_GRACE_HOURS = 0
         rng = random.Random(seed)
         stdout.write(f"Storing {n} Wise lines through the ingest (not timed)…")
@@ -240,8 +230,6 @@ def _one(n: int, share: float, seed: int, stdout: Any) -> dict[str, Any]:
         with stopwatch() as again:
             rerun = reconcile(organisation_id=organisation.pk)
         matched = MatchItem.objects.filter(transaction__isnull=False).count()
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
     return {
         "seconds": round(first.seconds, 3),
         "cpu_seconds": round(cpu, 3),

@@ -1,8 +1,9 @@
 """`python manage.py bench NAME [options]`: run one benchmark from `bench/NAME.py`.
 
 A benchmark module defines `add_arguments(parser)` and `run(**options) -> dict`, and may
-write progress to stdout as it goes. This command prints the returned figures as the
-final line, as JSON, so scripts read the last line and people read the rest.
+write progress to stdout as it goes. It runs in a throwaway database (`bench/_scratch.py`).
+This command prints the returned figures as the final line, as JSON, so scripts read the
+last line and people read the rest.
 """
 
 import importlib
@@ -15,11 +16,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 import bench
+from bench._scratch import scratch_database
 
 
 def _available() -> list[str]:
     return sorted(
-        m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
+        m.name
+        for m in pkgutil.iter_modules(bench.__path__)
+        if not m.name.startswith("_") and not m.ispkg  # bench/tests is no benchmark
     )
 
 
@@ -40,7 +44,11 @@ class Command(BaseCommand):
         if name not in _available():
             raise CommandError(f"Unknown benchmark {name!r}; available: {', '.join(_available())}")
         module = importlib.import_module(f"bench.{name}")
-        figures = module.run(stdout=self.stdout, **options)
+        if getattr(module, "SCRATCH", True):
+            with scratch_database(name):
+                figures = module.run(stdout=self.stdout, **options)
+        else:
+            figures = module.run(stdout=self.stdout, **options)
         self.stdout.write(json.dumps({"bench": name, **figures}, default=_json_default))
 
 
