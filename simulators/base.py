@@ -139,6 +139,7 @@ class SimulatorServer:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._persist_path: Any = None  # a Path once `persist_to` is called
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -162,6 +163,38 @@ class SimulatorServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self.snapshot_write()
+
+    # --- persistence (simulators.persist) ----------------------------------------------
+
+    _TRANSIENT = ("_server", "_thread", "_persist_path", "requests", "_routes")
+
+    def persist_to(self, path: Any) -> SimulatorServer:
+        """Keep a snapshot at `path`: after every request but GET/HEAD, and on stop."""
+        self._persist_path = path
+        self.snapshot_write()
+        return self
+
+    def snapshot_write(self) -> None:
+        if self._persist_path is not None:
+            from simulators.persist import snapshot_save
+
+            snapshot_save(self, self._persist_path)
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """What a snapshot keeps: everything but the running process's parts. Routes are
+        kept by handler name (they are this server's own methods)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
+        state["_route_names"] = [(m, p, h.__name__) for m, p, h in self._routes]
+        return state
+
+    def snapshot_restore(self, state: dict[str, Any]) -> None:
+        routes = state.pop("_route_names")
+        self.__dict__.update(state)
+        self._routes = [(m, p, getattr(self, name)) for m, p, name in routes]
+        self._server = self._thread = self._persist_path = None
+        self.requests = []
+        self.port = 0  # a free port unless the caller sets one before `start`
 
     def __enter__(self) -> SimulatorServer:
         return self.start()
@@ -280,7 +313,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body=body,
         )
         if parts.path.startswith("/_sim/"):  # control traffic is neither faulted nor logged
-            self._send(self.sim.dispatch(request))
+            response = self.sim.dispatch(request)
+            if request.method == "POST":
+                self.sim.snapshot_write()
+            self._send(response)
             return
         fault = self.sim.draw_fault(parts.path)
         record = RecordedRequest(
@@ -308,6 +344,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     headers=response.headers,
                 )  # fmt: skip
         record.status = response.status
+        if request.method not in ("GET", "HEAD"):
+            self.sim.snapshot_write()
         self._send(response)
 
     def _send(self, response: SimResponse) -> None:

@@ -2,8 +2,10 @@ import json
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from simulators.base import SimulatorServer
+from simulators.demo import DEMO_PORTS, demo_load, snapshot_path, state_dir
 from simulators.registry import SIMULATORS, build
 
 
@@ -17,14 +19,18 @@ class Command(BaseCommand):
             help="First port (the rest follow in order); 0 picks free ports.",
         )  # fmt: skip
         parser.add_argument("--only", action="append", choices=sorted(SIMULATORS))
+        parser.add_argument(
+            "--demo", action="store_true",
+            help="Serve the demo world `seed_demo` left in var/simulators, on the demo "
+            "ports, saving every change back (what `make run` starts).",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         names = options["only"] or sorted(SIMULATORS)
-        servers = {}
-        for offset, name in enumerate(names):
-            port = options["base_port"] + offset if options["base_port"] else 0
-            servers[name] = build(name, seed=options["seed"], port=port).start()
-            self.stdout.write(f"{name:<9} {servers[name].url}")
+        servers = self._demo(names) if options["demo"] else self._fresh(names, options)
+        for name, server in servers.items():
+            server.start()
+            self.stdout.write(f"{name:<9} {server.url}")
         self.stdout.write(json.dumps({name: server.url for name, server in servers.items()}))
         try:
             while True:
@@ -34,3 +40,25 @@ class Command(BaseCommand):
         finally:
             for server in servers.values():
                 server.stop()
+
+    @staticmethod
+    def _fresh(names: list[str], options: dict[str, Any]) -> dict[str, SimulatorServer]:
+        servers = {}
+        for offset, name in enumerate(names):
+            port = options["base_port"] + offset if options["base_port"] else 0
+            servers[name] = build(name, seed=options["seed"], port=port)
+        return servers
+
+    @staticmethod
+    def _demo(names: list[str]) -> dict[str, SimulatorServer]:
+        directory = state_dir()
+        servers = {}
+        for name in names:
+            server = demo_load(name, directory)
+            if server is None:
+                raise CommandError(
+                    f"No demo state for {name} in {directory}: run `manage.py seed_demo` first."
+                )
+            server.port = DEMO_PORTS[name]
+            servers[name] = server.persist_to(snapshot_path(directory, name))
+        return servers
