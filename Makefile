@@ -8,7 +8,7 @@ PORT ?= 8000
 # Local development defaults; real deployments set these in the environment (.env.example).
 export DEBUG ?= true
 
-.PHONY: run test install install-dev migrate lint format bench check-deploy ci clean
+.PHONY: run demo-reset test install install-dev migrate lint format bench check-deploy ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,20 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-## make run: install, migrate, seed the demo once, start web + worker + beat.
+## make run: install, migrate, seed the demo once, start web + worker + beat (+ simulators).
+## `make run DEMO=false` starts the stack on your own .env, without simulators or demo data.
+DEMO ?= true
 run: migrate
+ifeq ($(DEMO),true)
 	@if [ ! -f var/.demo-seeded ]; then $(PY) manage.py seed_demo && touch var/.demo-seeded; fi
+	$(PY) manage.py runstack --port $(PORT) --demo
+else
 	$(PY) manage.py runstack --port $(PORT)
+endif
+
+## make demo-reset: throw the demo away and seed it afresh (then `make run`).
+demo-reset: migrate
+	$(PY) manage.py seed_demo --reset && touch var/.demo-seeded
 
 ## make test: install test requirements and run the whole suite.
 test: export DEBUG = false
@@ -47,7 +57,7 @@ format: install-dev
 	$(VENV)/bin/ruff check --fix .
 
 ## make bench NAME=ingest ARGS="--n 100000"
-bench: migrate
+bench: install
 	$(PY) manage.py bench $(NAME) $(ARGS)
 
 ci:

@@ -1,5 +1,8 @@
 import json
+import random
+import threading
 import time
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -24,6 +27,15 @@ class Command(BaseCommand):
             help="Serve the demo world `seed_demo` left in var/simulators, on the demo "
             "ports, saving every change back (what `make run` starts).",
         )  # fmt: skip
+        parser.add_argument(
+            "--webhook-url", default="",
+            help="Where the Wise simulator sends its signed balance webhooks.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--live-every", type=float, default=0, metavar="SECONDS",
+            help="Book a new client payment in Wise this often (0: never), so webhooks "
+            "and periodic syncs have something to bring in.",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         names = options["only"] or sorted(SIMULATORS)
@@ -32,14 +44,37 @@ class Command(BaseCommand):
             server.start()
             self.stdout.write(f"{name:<9} {server.url}")
         self.stdout.write(json.dumps({name: server.url for name, server in servers.items()}))
+        wise = servers.get("wise")
+        if wise is not None and options["webhook_url"]:
+            wise.webhook_url = options["webhook_url"]  # type: ignore[attr-defined]
+        stop = threading.Event()
+        if wise is not None and options["live_every"] > 0:
+            threading.Thread(
+                target=self._live, args=(wise, options["live_every"], stop), daemon=True
+            ).start()
         try:
-            while True:
-                time.sleep(3600)
+            while not stop.wait(3600):
+                pass
         except KeyboardInterrupt:
             pass
         finally:
+            stop.set()
             for server in servers.values():
                 server.stop()
+
+    def _live(self, wise: Any, every: float, stop: threading.Event) -> None:
+        """A client pays now and then: a credit on a STANDARD balance, webhook and all."""
+        rng = random.Random(wise.seed * 7919 + int(time.time()))
+        while not stop.wait(every):
+            balance = rng.choice([b for b in wise.balances_of() if b.type == "STANDARD"])
+            units = {"JPY": 150_000}.get(balance.currency, 1_000)
+            amount = Decimal(rng.randint(units // 4, units * 3))
+            sender = rng.choice(["Kestrel Labs", "Studio Lumen BV", "Pebble & Pine Ltd"])
+            line = wise.transaction_add(balance.id, amount, sender=sender)
+            wise.snapshot_write()
+            self.stdout.write(
+                f"wise: {sender} paid {line['amount']['value']} {balance.currency} (live)"
+            )
 
     @staticmethod
     def _fresh(names: list[str], options: dict[str, Any]) -> dict[str, SimulatorServer]:

@@ -24,11 +24,31 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument(
+            "--demo", action="store_true",
+            help="Also run the simulators with the demo world `seed_demo` left, and point "
+            "web, worker and beat at them.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--live-every", type=float, default=600, metavar="SECONDS",
+            help="With --demo: a new Wise client payment (and its webhook) this often.",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         python = sys.executable
         port, host = options["port"], options["host"]
-        processes = {
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        processes: dict[str, list[str]] = {}
+        if options["demo"]:
+            from simulators.demo import demo_settings, demo_urls
+
+            env.update(demo_settings(demo_urls()))
+            processes["sims"] = [
+                python, "manage.py", "simulators", "--demo",
+                "--webhook-url", f"http://{host}:{port}/webhooks/wise/",
+                "--live-every", str(options["live_every"]),
+            ]  # fmt: skip
+        processes |= {
             "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
             "worker": [
                 python, "-m", "celery", "-A", "treasury", "worker",
@@ -43,10 +63,10 @@ class Command(BaseCommand):
                 cwd=settings.BASE_DIR,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env=env,
             )
             threading.Thread(target=self._pump, args=(name, children[name]), daemon=True).start()
-        self._banner(host, port)
+        self._banner(host, port, demo=options["demo"])
         # A SIGTERM (from a supervisor or `timeout`) stops the children like Ctrl-C does.
         signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -66,14 +86,15 @@ class Command(BaseCommand):
             sys.stdout.write(prefix + line.decode(errors="replace"))
             sys.stdout.flush()
 
-    def _banner(self, host: str, port: int) -> None:
+    def _banner(self, host: str, port: int, *, demo: bool) -> None:
         from treasury.demo import DEMO_USERS
 
         lines = [
             "",
             f"  Bulwark is starting at  http://{host}:{port}/",
-            *(f"  {role:<11} login: {u} / {p}" for role, u, p in DEMO_USERS),
-            "  Ctrl-C stops web, worker and beat.",
+            *(f"  {role:<11} login: {u} / {p}" for role, u, p in DEMO_USERS if demo),
+            "  Wise, Xero, ECB and Treasury are the local simulators (demo)." if demo else "",
+            f"  Ctrl-C stops web, worker, beat{' and the simulators' if demo else ''}.",
             "",
         ]
         self.stdout.write(self.style.SUCCESS("\n".join(lines)))
