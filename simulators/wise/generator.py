@@ -7,7 +7,11 @@ converts foreign income to USD (the fee inside the debited amount, as Wise does:
 lines carry the same reference number, the rate and the source/target amounts), moves
 money to and from the tax jar (a CONVERSION at rate 1), earns interest on the jar, gets
 refunds (which reuse the refunded line's reference number) and adds money from a U.S.
-bank. Every line carries the running balance after it, and running balances hold
+bank. Two habits are optional (off by default): `auto_convert` turns each foreign client
+payment's surplus over a working float into USD the moment it lands (Wise's
+auto-conversion), and `draw_above` pays the owner, at each month's end, what the USD
+balance holds over that float (an owner's draw to a U.S. bank), so balances stay at a
+freelancer's scale. Every line carries the running balance after it, and running balances hold
 exactly: no balance ever goes below zero and JPY is whole yen.
 
 Everything is drawn from one `random.Random(seed)` in date order, so a seed, a start, an
@@ -86,6 +90,8 @@ CONTRACTORS = {
     "USD": ["Sam Rivera", "US Treasury (IRS)"],
 }
 JAR_NAME = "Tax reserve"
+# The working float kept in each foreign balance when its surplus is converted to USD.
+FOREIGN_FLOAT = {"EUR": 1500, "GBP": 800, "JPY": 150_000}
 
 PROFILE_BUSINESS = 40111
 PROFILE_PERSONAL = 40112
@@ -289,7 +295,8 @@ class _Writer:
 
     # --- events ------------------------------------------------------------------------
 
-    def client_payment(self, moment: datetime) -> None:
+    def client_payment(self, moment: datetime) -> str:
+        """A client pays an invoice; returns the currency it arrived in."""
         currency = self.rng.choices(["USD", "EUR", "GBP", "JPY"], [40, 30, 20, 10])[0]
         low, high = {
             "USD": (800, 9000),
@@ -313,6 +320,7 @@ class _Writer:
                 "DEPOSIT", value, currency, details, self.b.reference("DEPOSIT"), moment=moment
             ),
         )
+        return currency
 
     def card(self, moment: datetime) -> None:
         home = self.rng.choices(
@@ -465,14 +473,44 @@ class _Writer:
     def convert_surplus(self, moment: datetime) -> None:
         currency = self.rng.choice(["EUR", "GBP", "JPY"])
         balance = self.std[currency]
-        keep = {"EUR": 1500, "GBP": 800, "JPY": 150_000}[currency]
-        surplus = balance.amount - keep
+        surplus = balance.amount - FOREIGN_FLOAT[currency]
         if surplus <= 0:
             return
         amount = quantize(
             surplus * Decimal(self.rng.choice(["0.5", "0.8", "1"])), currency, ROUND_DOWN
         )
         self.conversion(moment, currency, "USD", amount)
+
+    def auto_convert(self, moment: datetime, currency: str) -> None:
+        """Convert all of a foreign balance over its float to USD, a millisecond after
+        the payment (lines at the same instant would leave their order to chance)."""
+        surplus = self.std[currency].amount - FOREIGN_FLOAT[currency]
+        if surplus > 0:
+            self.conversion(moment + timedelta(milliseconds=1), currency, "USD", surplus)
+
+    def owner_draw(self, moment: datetime, float_usd: Decimal) -> None:
+        """Pay the owner what the USD balance holds over `float_usd`."""
+        amount = quantize(self.std["USD"].amount - float_usd, "USD", ROUND_DOWN)
+        self.usd_send(moment, amount, "Avery Quinn", "6712", f"Owner draw {moment:%Y-%m}")
+
+    def usd_send(
+        self, moment: datetime, amount: Decimal, name: str, account_end: str, reference: str
+    ) -> None:
+        """A fee-free transfer out of the USD balance (nothing when it cannot pay)."""
+        usd = self.std["USD"]
+        if usd.amount < amount or amount <= 0:
+            return
+        details = {
+            "description": f"Sent money to {name}",
+            "recipient": {"name": name, "bankAccount": f"•••• {account_end}"},
+            "paymentReference": reference,
+        }
+        usd.add(
+            moment,
+            self.line(
+                "TRANSFER", -amount, "USD", details, self.b.reference("TRANSFER"), moment=moment
+            ),
+        )
 
     def jar_move(self, moment: datetime, *, to_jar: bool, amount: Decimal) -> None:
         source, target = (self.std["USD"], self.jar) if to_jar else (self.jar, self.std["USD"])
@@ -526,31 +564,23 @@ class _Writer:
     def quarterly_tax(self, moment: datetime) -> None:
         amount = quantize(self.jar.amount * Decimal("0.9"), "USD", ROUND_DOWN)
         self.jar_move(moment, to_jar=False, amount=amount)
-        usd = self.std["USD"]
-        fee = Decimal(0)
-        if usd.amount < amount or amount <= 0:
-            return
-        details = {
-            "description": "Sent money to US Treasury (IRS)",
-            "recipient": {"name": "US Treasury (IRS)", "bankAccount": "•••• 0001"},
-            "paymentReference": f"1040-ES {moment.year} Q{(moment.month - 1) // 3 + 1}",
-        }
-        usd.add(
-            moment + timedelta(minutes=5),
-            self.line(
-                "TRANSFER",
-                -amount,
-                "USD",
-                details,
-                self.b.reference("TRANSFER"),
-                fee=fee,
-                moment=moment + timedelta(minutes=5),
-            ),
-        )
+        self.usd_send(
+            moment + timedelta(minutes=5), amount, "US Treasury (IRS)", "0001",
+            f"1040-ES {moment.year} Q{(moment.month - 1) // 3 + 1}",
+        )  # fmt: skip
 
 
-def business_generate(*, seed: int, start: datetime, until: datetime, size: int = 2500) -> Business:
-    """The whole business from `start` to `until` with about `size` statement lines."""
+def business_generate(
+    *,
+    seed: int,
+    start: datetime,
+    until: datetime,
+    size: int = 2500,
+    auto_convert: bool = False,
+    draw_above: Decimal | None = None,
+) -> Business:
+    """The whole business from `start` to `until` with about `size` statement lines.
+    `auto_convert` and `draw_above` switch on the optional habits (module docstring)."""
     rng = random.Random(seed)
     days = max((until - start).days + 1, 1)
     profiles = [
@@ -613,10 +643,20 @@ def business_generate(*, seed: int, start: datetime, until: datetime, size: int 
             events.append((day_start + timedelta(hours=2), "interest"))
         if day_start.day == 15 and day_start.month in (1, 4, 6, 9):
             events.append((day_start + timedelta(hours=6, minutes=30), "tax"))
+        if draw_above is not None and (day_start + timedelta(days=1)).day == 1:
+            events.append((day_start + timedelta(hours=23, minutes=30), "draw"))
         for moment, kind in sorted(events):
             if moment > until or moment <= opening:
                 continue
-            _event(writer, kind, moment)
+            if kind == "draw":
+                assert draw_above is not None
+                writer.owner_draw(moment, draw_above)
+            elif kind == "payment" and auto_convert:
+                currency = writer.client_payment(moment)
+                if currency != "USD":
+                    writer.auto_convert(moment, currency)
+            else:
+                _event(writer, kind, moment)
     return business
 
 

@@ -100,6 +100,8 @@ class WiseSimulator(SimulatorServer):
         start: datetime | None = None,
         until: datetime | None = None,
         token: str = SIM_TOKEN,
+        auto_convert: bool = False,
+        draw_above: Decimal | None = None,
     ) -> None:
         super().__init__(port=port, seed=seed)
         now = datetime.now(UTC).replace(microsecond=0)
@@ -107,8 +109,9 @@ class WiseSimulator(SimulatorServer):
         self.since = start or datetime(self.until.year - 2, 1, 1, tzinfo=UTC)
         self.size = size
         self.business: Business = business_generate(
-            seed=seed, start=self.since, until=self.until, size=size
-        )
+            seed=seed, start=self.since, until=self.until, size=size,
+            auto_convert=auto_convert, draw_above=draw_above,
+        )  # fmt: skip
         self.tokens = {token}
         self.sca_required: set[int] = set()
         self.sca_approval_seconds = NINETY_DAYS
