@@ -1,10 +1,10 @@
 """The demo's simulators: fixed ports, snapshots, and the settings that point Bulwark at them.
 
-`seed_demo` builds the demo world and leaves snapshots of the stateful simulators (Wise
-and Xero) under `STATE_DIR`; `manage.py simulators --demo` (started by `make run`)
-serves them again on `DEMO_PORTS`, and `runstack` hands web, worker and beat the
+`seed_demo` builds the demo world and leaves a snapshot of each simulator under
+`state_dir()`; `manage.py simulators --demo` (started by `make run`) serves them again on
+`DEMO_PORTS`, saving every change back, and `runstack` hands web, worker and beat the
 environment from `demo_settings`. ECB and Treasury are pure functions of their seed and
-the day, so they are built fresh each time and never go stale.
+the day: what their snapshots keep is the seed, and on loading their day moves to today.
 """
 
 from __future__ import annotations
