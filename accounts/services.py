@@ -233,18 +233,38 @@ def transactions_ingest(
     )
 
 
+def _first_of_instant(group: list[dict[str, Any]]) -> dict[str, Any]:
+    """The line a group stamped with one instant starts with. Wise gives several lines the
+    same time (a payment and the conversion it triggers); their order is in the running
+    balances, not the clock: the first is the one whose balance before it is no other
+    line's balance after."""
+    for candidate in group:
+        after = candidate["running_balance_minor"]
+        if after is None:
+            continue
+        before = after - candidate["amount_minor"]
+        if not any(
+            other["running_balance_minor"] == before for other in group if other is not candidate
+        ):
+            return candidate
+    return group[0]
+
+
 def _opening_balance_update(
     account: CashAccount, earliest_new: _Prepared, stated: Decimal | None
 ) -> bool:
     """Derive the balance before the first line; True when it changed."""
-    first = (
-        Transaction.objects.filter(account=account)
-        .order_by("booked_at", "seq")
-        .values("natural_key", "amount_minor", "running_balance_minor")
-        .first()
-    )
-    if first is None:
+    lines = Transaction.objects.filter(account=account)
+    earliest = lines.order_by("booked_at").values_list("booked_at", flat=True).first()
+    if earliest is None:
         return False
+    first = _first_of_instant(
+        list(
+            lines.filter(booked_at=earliest)
+            .order_by("seq")
+            .values("natural_key", "amount_minor", "running_balance_minor")
+        )
+    )
     opening = account.opening_balance_minor
     if first["running_balance_minor"] is not None:
         opening = first["running_balance_minor"] - first["amount_minor"]

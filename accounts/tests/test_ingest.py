@@ -1,6 +1,7 @@
 """Storing statement lines: once, all or nothing, chained, with daily balances kept."""
 
 import threading
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -86,6 +87,24 @@ def test_daily_balances_match_independent_sums_and_opening_from_running_balance(
     ]
     assert balance_minor_on(account, date(2025, 1, 5)) == 100000
     assert balance_minor_on(account, date(2025, 1, 12)) == 110000
+
+
+def test_lines_of_one_instant_open_from_the_one_their_running_balances_put_first():
+    account = CashAccountFactory()
+    # One instant, listed newest first as Wise lists them: 150,000 arrived (0 → 150,000),
+    # then 120,000 of it was converted away (150,000 → 30,000). The opening is 0, whichever
+    # of the two was stored first.
+    moment = line("1", day=2).booked_at
+    converted = line("-120000", currency="JPY", day=2, balance="30000")
+    paid = line("150000", currency="JPY", day=2, balance="150000")
+    account.currency = "JPY"
+    account.save(update_fields=["currency"])
+    _ingest(account, [replace(converted, booked_at=moment), replace(paid, booked_at=moment)])
+    account.refresh_from_db()
+    assert account.opening_balance_minor == 0
+    assert list(
+        DailyBalance.objects.filter(account=account).values_list("closing_minor", flat=True)
+    ) == [30000]
 
 
 def test_an_older_line_arriving_later_refreshes_the_days_after_it():
