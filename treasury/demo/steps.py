@@ -105,11 +105,14 @@ def wise_connect(ctx: Context) -> str:
     profile = next((p for p in profiles if p.id == PROFILE_BUSINESS), None)
     if profile is None:
         raise StepFailed("the Wise simulator has no business profile")
+    # Wise publishes the key its webhooks are signed with; the simulator serves its own.
+    webhook_key = httpx.get(f"{settings.WISE_API_URL}/_sim/webhook-key", timeout=10)
+    webhook_key.raise_for_status()
     wise_connection_save(
-        profile=profile, environment=environment,
-        secrets=ConnectionSecrets(api_token=SIM_TOKEN), sync_start=ctx.start,
+        profile=profile, environment=environment, sync_start=ctx.start,
+        secrets=ConnectionSecrets(api_token=SIM_TOKEN, webhook_public_key=webhook_key.text),
     )  # fmt: skip
-    return f"profile {profile.name} ({len(profiles)} profiles readable)"
+    return f"profile {profile.name} ({len(profiles)} profiles readable), webhook key stored"
 
 
 def _wise_connection() -> WiseConnection | None:

@@ -1,13 +1,12 @@
 """The dashboard in headless Chromium with a realistic business: the owner changes the
 base currency and the as-of date and the page updates in place (no reload, the URL
-follows); the accountant sees the same figures and no control that changes data. Saves
-the README's screenshot, `docs/dashboard.png`."""
+follows); the accountant sees the same figures and no control that changes data. (The README's
+screenshot of the dashboard is the demo's: `treasury/demo/tests/test_demo_browser.py`.)"""
 
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import SyncRun
@@ -18,7 +17,6 @@ from treasury.fx.policy import RateDatePolicy
 from treasury.services import heartbeat_record
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SCREENSHOT = settings.BASE_DIR / "docs" / "dashboard.png"
 
 
 def expected_total(base: str, as_of) -> Decimal:
@@ -65,8 +63,6 @@ def test_owner_changes_base_and_date_in_place_and_the_accountant_sees_the_same(
     assert total_of(page) == expected_total("USD", today)
     assert page.locator("#charts svg.chart-svg").count() == 3
     assert page.locator("#status [data-level=ok]").count() >= 5
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     page.evaluate("window.__stillHere = 'yes'")
     with page.expect_response(lambda r: "base=EUR" in r.url):

@@ -4,6 +4,7 @@ temporary state directory) and the test database."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import CashAccount, Transaction
@@ -84,6 +86,17 @@ def test_the_default_demo_tells_its_story_and_a_second_run_changes_nothing(tmp_p
         k: v for k, v in figures.items() if k != "seconds"
     }
     assert text.count("already done") == 15
+
+    # The Wise simulator's signed webhooks are accepted: the seed stored its key.
+    wise = snapshot_load(snapshot_path(tmp_path, "wise"))
+    balance = wise.balances_of()[0]
+    line = wise.transaction_add(balance.id, Decimal(25), send_webhook=False)
+    body, headers = wise.webhook_request(wise.balance_update_event(balance, line, 1))
+    reply = Client().post(
+        "/webhooks/wise/", body, content_type="application/json",
+        headers={k: v for k, v in headers.items() if k != "Content-Type"},
+    )  # fmt: skip
+    assert reply.status_code in (200, 202), reply.content
 
 
 def dataset() -> set[tuple[str, Any, int, str]]:
