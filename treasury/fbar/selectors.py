@@ -283,17 +283,25 @@ def _observations(
     rows = DailyBalance.objects.filter(account_id__in=ids, date__gte=start, date__lte=as_of)
     for account_id, day, minor in rows.values_list("account_id", "date", "closing_minor"):
         found[account_id].append((day, 0, Observation(day, minor, DAILY)))
-    snaps = BalanceSnapshot.objects.filter(
-        account_id__in=ids,
-        taken_at__gte=datetime.combine(start, time.min, tzinfo=UTC),
-        taken_at__lt=datetime.combine(as_of, time.max, tzinfo=UTC),
-    ).values_list("account_id", "taken_at", "balance_minor", "source")
+    snaps = (
+        BalanceSnapshot.objects.filter(
+            account_id__in=ids,
+            taken_at__gte=datetime.combine(start, time.min, tzinfo=UTC),
+            taken_at__lt=datetime.combine(as_of, time.max, tzinfo=UTC),
+        )
+        .order_by("taken_at")
+        .values_list("account_id", "taken_at", "balance_minor", "source")
+    )
     for account_id, taken_at, minor, source in snaps:
         day = taken_at.astimezone(UTC).date()
         origin = BY_HAND if source == MANUAL_SOURCE else f"{source.lower()} balance"
         found[account_id].append((day, 1, Observation(day, minor, origin)))
-    # Same day: the carried-in balance first, then the day's closing, then snapshots.
-    return {pk: [item[2] for item in sorted(items)] for pk, items in found.items()}
+    # Same day: the carried-in balance first, then the day's closing, then snapshots in
+    # the order they were taken (a stable sort on day and rank only).
+    return {
+        pk: [item[2] for item in sorted(items, key=lambda item: item[:2])]
+        for pk, items in found.items()
+    }
 
 
 def _details(account: CashAccount) -> FbarAccount | None:

@@ -5,7 +5,7 @@ account's maximum is rounded UP to the next whole dollar before the aggregate is
 Year 2025 is computed as on 2026-02-03 (final: Treasury's December 31 report).
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -349,3 +349,26 @@ def test_queries_do_not_grow_with_accounts_or_days(django_assert_max_num_queries
     with django_assert_max_num_queries(6):
         result = year_2025()
     assert len(result.accounts) == 12
+
+
+def test_two_reported_balances_on_one_day_both_count():
+    # Wise reported the EUR balance twice on 2025-06-30: 4,000.00 at 09:00 and 9,000.00 at
+    # 17:00 (no lines that year). Dec 31 rate 0.9 per USD: 9,000 ÷ 0.9 = $10,000 exactly →
+    # not over the line; the maximum is the later, higher report.
+    treasury(DEC31, "EUR", "0.9")
+    eur = wise_account("EUR")
+    for hour, amount in ((17, 900000), (9, 400000)):
+        BalanceSnapshot.objects.create(
+            account=eur, balance_minor=amount,
+            taken_at=datetime(2025, 6, 30, hour, tzinfo=UTC),
+        )  # fmt: skip
+
+    result = year_2025()
+
+    row = row_of(result, eur)
+    assert (row.max_amount, row.max_on, row.max_usd) == (
+        Decimal("9000.00"),
+        date(2025, 6, 30),
+        10000,
+    )
+    assert not result.filing_required
