@@ -129,3 +129,18 @@ def _line_starting(process: subprocess.Popen, prefix: str) -> str:
         if line.startswith(prefix):
             return line
     raise AssertionError("the command ended before printing its URLs")
+
+
+def test_sigterm_stops_the_demo_simulators_cleanly(demo_state):
+    var_dir, _ = demo_state
+    base = _free_port_run(len(NAMES))
+    env = {**os.environ, "BULWARK_VAR_DIR": str(var_dir), "DEMO_SIM_PORT_BASE": str(base)}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "simulators", "--demo", "--only", "treasury"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    _line_starting(process, "{")
+    before = snapshot_path(var_dir / "simulators", "treasury").stat().st_mtime_ns
+    process.terminate()
+    assert process.wait(timeout=20) == 0
+    assert snapshot_path(var_dir / "simulators", "treasury").stat().st_mtime_ns > before

@@ -1,5 +1,6 @@
 import json
 import random
+import signal
 import threading
 import time
 from decimal import Decimal
@@ -10,6 +11,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from simulators.base import SimulatorServer
 from simulators.demo import DEMO_PORTS, demo_load, snapshot_path, state_dir
 from simulators.registry import SIMULATORS, build
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -48,6 +53,8 @@ class Command(BaseCommand):
         if wise is not None and options["webhook_url"]:
             wise.webhook_url = options["webhook_url"]  # type: ignore[attr-defined]
         stop = threading.Event()
+        # A SIGTERM (runstack stopping its children, a supervisor) stops cleanly, as Ctrl-C.
+        signal.signal(signal.SIGTERM, _interrupt)
         if wise is not None and options["live_every"] > 0:
             threading.Thread(
                 target=self._live, args=(wise, options["live_every"], stop), daemon=True
