@@ -66,6 +66,8 @@ class Command(BaseCommand):
             pass
         finally:
             stop.set()
+            for name in ("SIGINT", "SIGTERM"):  # a second Ctrl-C must not cut the save short
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
             for server in servers.values():
                 server.stop()
 

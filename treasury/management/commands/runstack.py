@@ -101,6 +101,10 @@ class Command(BaseCommand):
 
     @staticmethod
     def _stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
+        # Ctrl-C reaches every process of the terminal's group at once; a second one (or a
+        # supervisor's SIGTERM) while the children finish must not leave them orphaned.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children.values():
             if child.poll() is None:
                 child.terminate()
