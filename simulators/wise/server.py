@@ -554,6 +554,7 @@ class WiseSimulator(SimulatorServer):
             balance.add(moment, line)
             self.until = max(self.until, moment)
             step_id = self._step
+        self.snapshot_write()  # kept before anyone is told of it
         if send_webhook and self.webhook_url:
             self.webhook_send(self.balance_update_event(balance, line, step_id))
         return line

@@ -43,31 +43,31 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
-        names = options["only"] or sorted(SIMULATORS)
-        servers = self._demo(names) if options["demo"] else self._fresh(names, options)
-        for name, server in servers.items():
-            server.start()
-            self.stdout.write(f"{name:<9} {server.url}")
-        self.stdout.write(json.dumps({name: server.url for name, server in servers.items()}))
-        wise = servers.get("wise")
-        if wise is not None and options["webhook_url"]:
-            wise.webhook_url = options["webhook_url"]  # type: ignore[attr-defined]
-        stop = threading.Event()
         # A SIGTERM (runstack stopping its children, a supervisor) stops cleanly, as Ctrl-C.
         signal.signal(signal.SIGTERM, _interrupt)
-        if wise is not None and options["live_every"] > 0:
-            threading.Thread(
-                target=self._live, args=(wise, options["live_every"], stop), daemon=True
-            ).start()
+        names = options["only"] or sorted(SIMULATORS)
+        servers = self._demo(names) if options["demo"] else self._fresh(names, options)
+        stop = threading.Event()
         try:
+            for name, server in servers.items():
+                server.start()
+                self.stdout.write(f"{name:<9} {server.url}")
+            wise = servers.get("wise")
+            if wise is not None and options["webhook_url"]:
+                wise.webhook_url = options["webhook_url"]  # type: ignore[attr-defined]
+            if wise is not None and options["live_every"] > 0:
+                threading.Thread(
+                    target=self._live, args=(wise, options["live_every"], stop), daemon=True
+                ).start()
+            self.stdout.write(json.dumps({name: s.url for name, s in servers.items()}))
             while not stop.wait(3600):
                 pass
         except KeyboardInterrupt:
             pass
         finally:
             stop.set()
-            for name in ("SIGINT", "SIGTERM"):  # a second Ctrl-C must not cut the save short
-                signal.signal(getattr(signal, name), signal.SIG_IGN)
+            for signame in ("SIGINT", "SIGTERM"):  # a second Ctrl-C must not cut saving short
+                signal.signal(getattr(signal, signame), signal.SIG_IGN)
             for server in servers.values():
                 server.stop()
 
@@ -80,7 +80,6 @@ class Command(BaseCommand):
             amount = Decimal(rng.randint(units // 4, units * 3))
             sender = rng.choice(["Kestrel Labs", "Studio Lumen BV", "Pebble & Pine Ltd"])
             line = wise.transaction_add(balance.id, amount, sender=sender)
-            wise.snapshot_write()
             self.stdout.write(
                 f"wise: {sender} paid {line['amount']['value']} {balance.currency} (live)"
             )
