@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from django.apps import apps
-from django.core.management import call_command
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -118,3 +119,15 @@ def test_the_same_seed_gives_the_same_dataset_and_reset_starts_afresh(tmp_path):
 
     seed(tmp_path, "--reset", "--seed", "6", "--size", "300")
     assert dataset() != lines
+
+
+def test_a_database_with_someone_elses_data_is_refused_and_left_alone(tmp_path):
+    User.objects.create_user("maria", password="x" * 20)
+
+    for args in ((), ("--reset",)):
+        with pytest.raises(CommandError, match="the user 'maria', which is not the demo's"):
+            seed(tmp_path, *args)
+
+    assert list(User.objects.values_list("username", flat=True)) == ["maria"]
+    assert not Transaction.objects.exists()
+    assert not list(tmp_path.iterdir())  # no simulator was started or saved

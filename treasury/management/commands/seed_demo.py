@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test.utils import override_settings
@@ -22,6 +23,7 @@ from accounts.models import CashAccount, Transaction, WiseConnection
 from ledger.models import Posting, XeroOrganisation
 from ledger.reconciliation.models import Mismatch
 from simulators.demo import DEMO_PORTS, NAMES, demo_settings, state_dir
+from simulators.wise.generator import PROFILE_BUSINESS
 from treasury.demo import DEMO_USERS, story
 from treasury.demo.steps import STEPS, Context, StepFailed
 from treasury.demo.world import (
@@ -61,6 +63,12 @@ class Command(BaseCommand):
         directory = options["state_dir"] or state_dir()
         ports = self._ports(options["sim_port_base"])
         today = timezone.localdate()
+        stranger = _not_the_demo()
+        if stranger:
+            raise CommandError(
+                f"This database holds {stranger}, which is not the demo's: seed_demo (and "
+                "its --reset, which empties the database) runs only on a database of its own."
+            )
         if options["reset"]:
             self._reset(directory, ports)
         elif not _demo_in_database():
@@ -141,6 +149,18 @@ class Command(BaseCommand):
         for role, username, password in DEMO_USERS:
             self.stdout.write(f"  {role:<11} login: {username} / {password}")
         self.stdout.write(json.dumps({**figures, "seed": seed, "seconds": round(seconds, 1)}))
+
+
+def _not_the_demo() -> str:
+    """What in the database the demo did not make (a real install's users or Wise
+    connection), named for the refusal; empty when there is nothing of the kind."""
+    usernames = [username for _, username, _ in DEMO_USERS]
+    users = User.objects.exclude(username__in=usernames).values_list("username", flat=True)
+    if users:
+        return f"the user {users[0]!r}"
+    if WiseConnection.objects.exclude(profile_id=PROFILE_BUSINESS).exists():
+        return "a Wise connection to a real profile"
+    return ""
 
 
 def _demo_in_database() -> bool:
