@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -139,7 +140,7 @@ class SimulatorServer:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._persist_path: Any = None  # a Path once `persist_to` is called
+        self._persist_path: Path | None = None  # set by `persist_to`
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -169,7 +170,7 @@ class SimulatorServer:
 
     _TRANSIENT = ("_server", "_thread", "_persist_path", "requests", "_routes")
 
-    def persist_to(self, path: Any) -> SimulatorServer:
+    def persist_to(self, path: Path) -> SimulatorServer:
         """Keep a snapshot at `path`: after every request but GET/HEAD, and on stop."""
         self._persist_path = path
         self.snapshot_write()
