@@ -17,16 +17,23 @@ from accounts.wise.client import wise_time_parse
 
 
 def _value(money: Any) -> Decimal | None:
-    if not isinstance(money, Mapping) or money.get("value") is None:
+    # `type(x) is dict` first: what json.loads gives, and much cheaper than the ABC check.
+    if type(money) is not dict and not isinstance(money, Mapping):
         return None
-    value = money["value"]
+    value = money.get("value")
+    if value is None:
+        return None
+    if type(value) is Decimal:  # parsed with parse_float=Decimal: already the amount
+        return value
     if isinstance(value, float):  # json.loads without parse_float=Decimal: refuse
         raise TypeError("amounts must be parsed as Decimal, not float")
     return Decimal(value)
 
 
 def _currency(money: Any) -> str:
-    return str(money.get("currency") or "").upper() if isinstance(money, Mapping) else ""
+    if type(money) is not dict and not isinstance(money, Mapping):
+        return ""
+    return str(money.get("currency") or "").upper()
 
 
 def _counter_side(
@@ -55,17 +62,21 @@ def _counter_side(
         details.get("amount"),
     )
     for candidate in candidates:
-        if candidate and _currency(candidate) and _currency(candidate) != currency:
-            return _currency(candidate), _value(candidate), rate
+        if candidate:
+            other = _currency(candidate)
+            if other and other != currency:
+                return other, _value(candidate), rate
     return "", None, rate
 
 
 def _counterparty(details: Mapping[str, Any]) -> str:
+    sender = details.get("senderName")
+    if sender:
+        return str(sender)
     recipient = details.get("recipient") or {}
     merchant = details.get("merchant") or {}
     return str(
-        details.get("senderName")
-        or (recipient.get("name") if isinstance(recipient, Mapping) else "")
+        (recipient.get("name") if isinstance(recipient, Mapping) else "")
         or (merchant.get("name") if isinstance(merchant, Mapping) else "")
         or ""
     )
