@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 BATCH = 2000
 WRITE_CHUNK = 900  # ids per `pk__in`: under SQLite's oldest parameter limit
+ID_PAGE = 25  # batches of ids read per query
 ATTEMPTS = 3  # a batch that lost a race with a concurrent writer is recomputed
 
 
@@ -107,13 +108,7 @@ def rules_apply(
     focus = engine.by_id.get(focus_id) if focus_id else None
     seen = changed = fields = 0
     facts: set[tuple[int, str, str, str]] = set()
-    last_id = 0
-    while True:
-        ids = list(
-            queryset.filter(id__gt=last_id).order_by("id").values_list("id", flat=True)[:batch]
-        )
-        if not ids:
-            break
+    for ids in _id_batches(queryset, batch):
         for attempt in range(ATTEMPTS):
             try:
                 outcomes = _batch_apply(engine, queryset, ids[0], ids[-1], focus, focus_id, run)
@@ -122,7 +117,6 @@ def rules_apply(
                 if attempt == ATTEMPTS - 1:
                     raise
                 logger.info("Rules batch from line %s met a concurrent writer; retrying", ids[0])
-        last_id = ids[-1]
         seen += len(ids)
         for outcome in outcomes:
             if outcome.changes:
@@ -135,6 +129,25 @@ def rules_apply(
     return ApplyResult(
         lines_seen=seen, lines_changed=changed, fields_changed=fields, change_set=frozenset(facts)
     )
+
+
+def _id_batches(queryset: QuerySet[Transaction], batch: int) -> Iterator[list[int]]:
+    """The ids of `queryset` in order, `batch` at a time, until a read finds no more
+    (lines stored meanwhile are seen). Ids are read `ID_PAGE` batches per query: on
+    PostgreSQL, a table just filled has no statistics yet and each read becomes a
+    scan of the whole table (half a second per pass over 100,000 lines)."""
+    last_id = 0
+    while True:
+        page = list(
+            queryset.filter(id__gt=last_id)
+            .order_by("id")
+            .values_list("id", flat=True)[: batch * ID_PAGE]
+        )
+        if not page:
+            return
+        for start in range(0, len(page), batch):
+            yield page[start : start + batch]
+        last_id = page[-1]
 
 
 def _batch_apply(

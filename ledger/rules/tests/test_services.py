@@ -300,3 +300,19 @@ def test_a_batch_that_lost_a_race_to_insert_is_recomputed(eur, monkeypatch):
     assert result.lines_changed == 1
     booking = Categorization.objects.get(transaction=line)
     assert (booking.account_code, booking.revision) == ("1", 1)
+
+
+@pytest.mark.usefixtures("no_rules")
+def test_ids_read_a_few_batches_at_a_time_cover_every_line(eur, monkeypatch):
+    from ledger.rules import services
+
+    monkeypatch.setattr(services, "ID_PAGE", 2)
+    lines = lines_store(eur, *({"amount": f"-{n}", "description": "Figma"} for n in range(1, 6)))
+    rule_make("a", conditions=[cond("DESCRIPTION", "figma")], actions=[act("ACCOUNT_CODE", "1")])
+    done = []
+    result = rules_apply(queryset=Transaction.objects.all(), specs=specs_saved(), batch=1,
+                         progress=done.append)  # fmt: skip
+    assert done == [1, 2, 3, 4, 5]
+    assert result.lines_changed == 5
+    codes = {Categorization.objects.get(transaction=line).account_code for line in lines}
+    assert codes == {"1"}
