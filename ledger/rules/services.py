@@ -3,7 +3,8 @@ batches, each its own transaction), hand edits and locks, and the audit trail.""
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 BATCH = 2000
 WRITE_CHUNK = 900  # ids per `pk__in`: under SQLite's oldest parameter limit
+ID_PAGE = 25  # batches of ids read per query
 ATTEMPTS = 3  # a batch that lost a race with a concurrent writer is recomputed
 
 
@@ -106,13 +108,7 @@ def rules_apply(
     focus = engine.by_id.get(focus_id) if focus_id else None
     seen = changed = fields = 0
     facts: set[tuple[int, str, str, str]] = set()
-    last_id = 0
-    while True:
-        ids = list(
-            queryset.filter(id__gt=last_id).order_by("id").values_list("id", flat=True)[:batch]
-        )
-        if not ids:
-            break
+    for ids in _id_batches(queryset, batch):
         for attempt in range(ATTEMPTS):
             try:
                 outcomes = _batch_apply(engine, queryset, ids[0], ids[-1], focus, focus_id, run)
@@ -121,7 +117,6 @@ def rules_apply(
                 if attempt == ATTEMPTS - 1:
                     raise
                 logger.info("Rules batch from line %s met a concurrent writer; retrying", ids[0])
-        last_id = ids[-1]
         seen += len(ids)
         for outcome in outcomes:
             if outcome.changes:
@@ -134,6 +129,25 @@ def rules_apply(
     return ApplyResult(
         lines_seen=seen, lines_changed=changed, fields_changed=fields, change_set=frozenset(facts)
     )
+
+
+def _id_batches(queryset: QuerySet[Transaction], batch: int) -> Iterator[list[int]]:
+    """The ids of `queryset` in order, `batch` at a time, until a read finds no more
+    (lines stored meanwhile are seen). Ids are read `ID_PAGE` batches per query: on
+    PostgreSQL, a table just filled has no statistics yet and each read becomes a
+    scan of the whole table (half a second per pass over 100,000 lines)."""
+    last_id = 0
+    while True:
+        page = list(
+            queryset.filter(id__gt=last_id)
+            .order_by("id")
+            .values_list("id", flat=True)[: batch * ID_PAGE]
+        )
+        if not page:
+            return
+        for start in range(0, len(page), batch):
+            yield page[start : start + batch]
+        last_id = page[-1]
 
 
 def _batch_apply(
@@ -217,11 +231,17 @@ def _changes_json(outcome: Outcome) -> dict[str, Any]:
 
 
 def _rows_insert(model: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """INSERT many rows with one prepared statement (`executemany`).
+    """INSERT many rows: `COPY … FROM STDIN` on PostgreSQL, one prepared statement run
+    with `executemany` elsewhere.
 
     The hot path of a run: `bulk_create` spends most of its time building model
     instances and per-value SQL for 100,000 rows; this binds plain values. Values are
     adapted as the ORM would (JSON and datetimes through the backend's own adapters).
+    On PostgreSQL, Django's psycopg cursors bind parameters client-side, so
+    `executemany` sends (and the server parses) one INSERT per row; COPY streams the
+    rows instead, about four times faster. Its errors surface as Django's (a lost
+    race is an `IntegrityError`, which `rules_apply` retries) and it is logged in
+    `connection.queries` like any statement.
     """
     ops = connection.ops
     fields = [model._meta.get_field(c.removesuffix("_id")) for c in columns]
@@ -243,22 +263,47 @@ def _rows_insert(model: Any, columns: Sequence[str], rows: Iterable[Sequence[Any
     moment_at = [i for i, kind in enumerate(kinds) if kind == "DateTimeField"]
     names = ", ".join(ops.quote_name(f.column) for f in fields)
     table = ops.quote_name(model._meta.db_table)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - names from model metadata
-    batch: list[list[Any]] = []
-    with connection.cursor() as cursor:
+
+    def adapted() -> Iterator[list[Any]]:
         for row in rows:
             values = list(row)
             for i in json_at:
                 values[i] = adapt_json(values[i])
             for i in moment_at:
                 values[i] = adapt_moment(values[i])
+            yield values
+
+    if connection.vendor == "postgresql":
+        _rows_copy(f"COPY {table} ({names}) FROM STDIN", adapted())
+        return
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - names from model metadata
+    batch: list[list[Any]] = []
+    with connection.cursor() as cursor:
+        for values in adapted():
             batch.append(values)
             if len(batch) == 500:
                 cursor.executemany(sql, batch)
                 batch = []
         if batch:
             cursor.executemany(sql, batch)
+
+
+def _rows_copy(sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Stream rows into PostgreSQL with psycopg's COPY (each value adapted by psycopg,
+    never formatted here), through Django's error wrapping and query log."""
+    count, start = 0, time.monotonic()
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    if connection.queries_logged:
+        seconds = time.monotonic() - start
+        connection.queries_log.append({"sql": f"{sql} -- {count} rows", "time": f"{seconds:.3f}"})
 
 
 # --- runs -------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ new lines are categorized after their ingest commits; the defaults book Wise lin
 import pytest
 
 from accounts.models import SyncRun, Transaction
-from ledger.rules.engine import specs_saved
+from ledger.rules.engine import rows_read, specs_saved
 from ledger.rules.models import AuditEntry, Categorization, LineDecision, Rule, RuleRun
 from ledger.rules.services import (
     RuleOrderError,
@@ -275,3 +275,44 @@ def test_an_unreachable_broker_never_fails_an_ingest(eur, django_capture_on_comm
         line = lines_store(eur, {"amount": "-9", "description": "Figma"})[0]
     assert Transaction.objects.filter(pk=line.pk).exists()
     assert rules_apply_unseen().lines_seen == 1  # the sweep picks it up
+
+
+@pytest.mark.usefixtures("no_rules")
+def test_a_batch_that_lost_a_race_to_insert_is_recomputed(eur, monkeypatch):
+    """The bulk insert (COPY on PostgreSQL) reports a clash as Django's IntegrityError,
+    which `rules_apply` answers by recomputing the batch."""
+    from ledger.rules import services
+
+    line = lines_store(eur, {"amount": "-9", "description": "Figma"})[0]
+    rule_make("a", conditions=[cond("DESCRIPTION", "figma")], actions=[act("ACCOUNT_CODE", "1")])
+    reads = []
+
+    def read_then_clash(queryset):
+        rows = rows_read(queryset)
+        if not reads:  # a writer stores this line's categorization after it was read
+            Categorization.objects.create(transaction=line, account_code="2")
+        reads.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(services, "rows_read", read_then_clash)
+    result = apply_all()
+    assert reads == [1, 1]
+    assert result.lines_changed == 1
+    booking = Categorization.objects.get(transaction=line)
+    assert (booking.account_code, booking.revision) == ("1", 1)
+
+
+@pytest.mark.usefixtures("no_rules")
+def test_ids_read_a_few_batches_at_a_time_cover_every_line(eur, monkeypatch):
+    from ledger.rules import services
+
+    monkeypatch.setattr(services, "ID_PAGE", 2)
+    lines = lines_store(eur, *({"amount": f"-{n}", "description": "Figma"} for n in range(1, 6)))
+    rule_make("a", conditions=[cond("DESCRIPTION", "figma")], actions=[act("ACCOUNT_CODE", "1")])
+    done = []
+    result = rules_apply(queryset=Transaction.objects.all(), specs=specs_saved(), batch=1,
+                         progress=done.append)  # fmt: skip
+    assert done == [1, 2, 3, 4, 5]
+    assert result.lines_changed == 5
+    codes = {Categorization.objects.get(transaction=line).account_code for line in lines}
+    assert codes == {"1"}
