@@ -3,7 +3,7 @@ derived daily balances current."""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
 from typing import Any, NamedTuple
@@ -89,7 +89,7 @@ def _prepare(account: CashAccount, line: StatementLine, source: str) -> _Prepare
         )
     except (InexactAmountError, UnknownCurrencyError) as exc:
         raise StatementLineError(line.line_no, str(exc)) from exc
-    booked_on = line.booked_at.astimezone(UTC).date()  # line.booked_on, computed once
+    booked_on = line.booked_on
     key = natural_key(
         reference_number=line.reference_number,
         direction=direction,

@@ -59,24 +59,24 @@ def raw_json(raw: Mapping[str, Any]) -> str:
     return "".join(encode(raw, 0))
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return "\u2205"  # distinct from the empty string
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, Decimal):
-        return format(value.quantize(RATE_PLACES), "f")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
 def _datetime_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _decimal_text(value: Decimal) -> str:
     return format(value.quantize(RATE_PLACES), "f")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "\u2205"  # distinct from the empty string
+    if isinstance(value, datetime):
+        return _datetime_text(value)
+    if isinstance(value, Decimal):
+        return _decimal_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 # `_text` by exact type, for the types a line's values have (`str` as it is): one dict
