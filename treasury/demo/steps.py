@@ -8,7 +8,7 @@ row anywhere. A step returns a short description of what it did, for the progres
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -61,8 +61,6 @@ class Context:
     today: date
     start: date
     xero: XeroSimulator | None
-    planted: story.Planted | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def owner(self) -> User:
@@ -290,8 +288,7 @@ def _pushed(ctx: Context) -> bool:
 def story_plant(ctx: Context) -> str:
     """Plant the story's differences in the Xero simulator of this process."""
     assert ctx.xero is not None
-    ctx.planted = _differences_plant(ctx.xero, ctx.organisation)
-    planted = ctx.planted
+    planted = _differences_plant(ctx.xero, ctx.organisation)
     return (
         f"duplicate {planted.duplicate}, fee left out of {planted.missing_fee}, "
         f"{planted.late} dated {story.LATE_DAYS} days late"
@@ -392,14 +389,6 @@ def _differences_plant(sim: XeroSimulator, organisation: XeroOrganisation) -> st
     usd = CashAccount.objects.get(
         wise_profile_id=PROFILE_BUSINESS, currency="USD", kind=CashAccount.Kind.STANDARD
     )
-    mapping = organisation.mappings.select_related("xero_account").get(cash_account=usd)
-    # Wise's own Xero feed posts a client payment Bulwark posted too.
-    payment = _latest(account=usd, wise_type="DEPOSIT")
-    sim.native_feed_line(
-        account_code=mapping.xero_account.code, amount=payment.amount, day=payment.booked_on,
-        reference=payment.reference_number, contact=story.NATIVE_FEED_CONTACT,
-        tenant_id=organisation.tenant_id,
-    )  # fmt: skip
     # Someone in Xero takes the fee out of a contractor payment.
     paid = _latest(wise_type="TRANSFER", fee_minor__gt=0)
     element = _posted_element(sim, paid)
@@ -412,6 +401,16 @@ def _differences_plant(sim: XeroSimulator, organisation: XeroOrganisation) -> st
     element = _posted_element(sim, card)
     sim.bank_transaction_amend(
         element["BankTransactionID"], day=card.booked_on + timedelta(days=story.LATE_DAYS),
+        tenant_id=organisation.tenant_id,
+    )  # fmt: skip
+    # Wise's own Xero feed posts a client payment Bulwark posted too. Last: it is what
+    # marks the step done, and the amendments above set values derived from the Wise
+    # lines, so a run killed before this point repeats them harmlessly.
+    payment = _latest(account=usd, wise_type="DEPOSIT")
+    mapping = organisation.mappings.select_related("xero_account").get(cash_account=usd)
+    sim.native_feed_line(
+        account_code=mapping.xero_account.code, amount=payment.amount, day=payment.booked_on,
+        reference=payment.reference_number, contact=story.NATIVE_FEED_CONTACT,
         tenant_id=organisation.tenant_id,
     )  # fmt: skip
     return story.Planted(
