@@ -11,8 +11,8 @@ bank. Two habits are optional (off by default): `auto_convert` turns each foreig
 payment's surplus over a working float into USD the moment it lands (Wise's
 auto-conversion), and `draw_above` pays the owner, at each month's end, what the USD
 balance holds over that float (an owner's draw to a U.S. bank), so balances stay at a
-freelancer's scale. Every line carries the running balance after it, and running balances hold
-exactly: no balance ever goes below zero and JPY is whole yen.
+freelancer's scale. Every line carries the running balance after it, and running
+balances hold exactly: no balance ever goes below zero and JPY is whole yen.
 
 Everything is drawn from one `random.Random(seed)` in date order, so a seed, a start, an
 end and a size always give the same data. `size` is the approximate number of lines.

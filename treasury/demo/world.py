@@ -38,9 +38,6 @@ class World:
     fresh: set[str] = field(default_factory=set)  # built from the seed by this run
     running_elsewhere: set[str] = field(default_factory=set)
 
-    def sim(self, name: str) -> SimulatorServer | None:
-        return self.servers.get(name)
-
 
 def world_span(today: date) -> tuple[datetime, datetime]:
     """1 January two years back → the start of today (UTC): a seed and a day fix the data."""

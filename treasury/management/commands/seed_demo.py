@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Count
 from django.test.utils import override_settings
 from django.utils import timezone
 
@@ -183,19 +184,14 @@ def demo_figures(today: date) -> dict[str, Any]:
     """The counts the final JSON line reports, read from the database; FBAR's from its
     own computation, for last year (filed next spring) and this one (the monitor)."""
     last, this = (fbar_year(year=year, today=today) for year in (today.year - 1, today.year))
+    open_ = Mismatch.objects.filter(status=Mismatch.Status.OPEN)
+    by_type = open_.values_list("type").annotate(count=Count("id")).order_by("type")
     return {
         "transactions": Transaction.objects.count(),
         "cash_accounts": CashAccount.objects.count(),
         "postings": Posting.objects.filter(state=Posting.State.POSTED).count(),
-        "mismatches": Mismatch.objects.filter(status=Mismatch.Status.OPEN).count(),
-        "mismatches_by_type": dict(
-            sorted(
-                (t, Mismatch.objects.filter(status=Mismatch.Status.OPEN, type=t).count())
-                for t in Mismatch.objects.filter(status=Mismatch.Status.OPEN)
-                .values_list("type", flat=True)
-                .distinct()
-            )
-        ),
+        "mismatches": open_.count(),
+        "mismatches_by_type": dict(by_type),
         "fbar_filing_required": last.filing_required,
         "fbar_aggregate_usd": {str(y.year): y.aggregate_usd for y in (last, this)},
         "fbar_percent_reached_this_year": this.percent_reached,
