@@ -7,6 +7,9 @@ models. Every call carries Basic `companyId+publicKey:privateKey`, the integrati
 `clientId` header and an `Accept` header pinning the API version of the contract Bulwark
 was built against (2025.1).
 
+Lists are read with ConnectWise's forward-only (keyset) paging, following the `Link`
+header from page to page; see `_pages`.
+
 Retries: one loop for connection errors, 429 and 5xx (and a 200 whose body cannot be
 read), with jittered exponential backoff; a 429 waits its `Retry-After` (ConnectWise:
 "These responses include a Retry-After header specifying the number of seconds"). Reads,
@@ -46,6 +49,7 @@ from operations.connectwise.conditions import AnyOf, Clause, where
 API_VERSION = "2025.1"
 ACCEPT = f"application/vnd.connectwise.com+json; version={API_VERSION}"
 PAGE_SIZE = 1000  # ConnectWise's hard limit per page
+FORWARD_ONLY = {"pagination-type": "forward-only"}
 IDS_PER_CONDITION = 50  # ids per `in (...)`, keeping the URL well under 2,000 characters
 PAYMENT_SOURCE_PREFIX = "Bulwark:"
 _REFERENCE = re.compile(r"^[A-Za-z0-9._:-]{1,40}$")
@@ -441,6 +445,7 @@ class ConnectWiseClient:
         *,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One call, retried as the module docstring says; returns a 2xx response whose
         JSON body (if any) is readable, or raises the failure's class."""
@@ -450,7 +455,9 @@ class ConnectWiseClient:
         for attempt in range(1, self.attempts + 1):
             self.calls += 1
             try:
-                response = self.http.request(method, path, params=params, content=content)
+                response = self.http.request(
+                    method, path, params=params, content=content, headers=headers
+                )
             except httpx.TransportError as exc:
                 if not retry_write:
                     raise OutcomeUnknown(f"No reply from ConnectWise to {method} {path}") from exc
@@ -487,23 +494,28 @@ class ConnectWiseClient:
         response = self.request(method, path, **options)
         return json.loads(response.content, parse_float=Decimal) if response.content else None
 
-    def _pages(self, path: str, conditions: str | None = None, order_by: str = "id asc"
-               ) -> Iterator[dict[str, Any]]:  # fmt: skip
-        """Every record of a list, following the `Link: <...>; rel="next"` header."""
-        params: dict[str, Any] | None = {"pageSize": PAGE_SIZE, "page": 1, "orderBy": order_by}
-        if conditions and params is not None:
-            params["conditions"] = conditions
-        target = path
+    def _pages(self, path: str, conditions: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every record of a list, in id order, by ConnectWise's forward-only paging
+        (`pagination-type: forward-only`: each page is `id > pageId`), following the
+        `Link: <...>; rel="next"` header. Unlike page numbers, a record added, changed or
+        deleted while the pages are read cannot shift another out of sight. That `Link`
+        is always there; a page shorter than the page size is the last."""
+        params: dict[str, Any] | None = {"pageSize": PAGE_SIZE}
+        if conditions:
+            params = {**params, "conditions": conditions}
+        target, size, last_id = path, PAGE_SIZE, 0
         while True:
-            response = self.request("GET", target, params=params)
+            response = self.request("GET", target, params=params, headers=FORWARD_ONLY)
             rows = json.loads(response.content, parse_float=Decimal)
             if not isinstance(rows, list):
                 raise Unavailable(f"ConnectWise sent no list for {path}")
             yield from rows
             following = response.links.get("next", {}).get("url")
-            if not following:
+            if not following or len(rows) < size:
                 return
-            target, params = self._same_origin(following, path), None
+            if rows[-1]["id"] <= last_id:
+                raise Unavailable(f"ConnectWise's pages of {path} do not move forward")
+            target, params, last_id = self._same_origin(following, path), None, rows[-1]["id"]
 
     def _same_origin(self, url: str, path: str) -> str:
         """A `Link` target must stay on the API the credentials belong to."""
@@ -547,9 +559,9 @@ class ConnectWiseClient:
     def invoices(self, *, since: datetime | None = None, ids: Iterable[int] = ()) -> list[Invoice]:
         """Invoices changed at or after `since` (all when None), or those `ids`, by id.
 
-        Ordered by id so a record changed while the pages are read cannot shift one
-        out of sight; the caller keeps its cursor a little behind (`lastUpdated` has
-        whole seconds) and treats a record read twice as the same record."""
+        `lastUpdated` has whole seconds and a change can land in the second being read,
+        so the caller keeps its cursor a little behind and takes a record read twice for
+        the same record."""
         return [
             _invoice(row)
             for conditions in _batched(ids, _since(since))

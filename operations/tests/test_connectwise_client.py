@@ -95,8 +95,9 @@ def test_invoices_are_read_across_several_link_pages(connectwise_sim, client, mo
     assert [i.id for i in invoices] == sorted(connectwise_sim.psa.invoices)
     pages = connectwise_sim.requests_to("GET", r"/finance/invoices$")
     assert len(pages) == -(-len(invoices) // 40) > 3
-    assert all("page" in r.query for r in pages[:1])
-    assert pages[-1].query["page"] == [str(len(pages))]
+    assert all(r.headers["pagination-type"] == "forward-only" for r in pages)
+    after = [int(r.query["pageId"][0]) for r in pages[1:]]  # each page: the Link's next pageId
+    assert after == [invoices[40 * n - 1].id for n in range(1, len(pages))]
     eur = next(i for i in invoices if i.currency == "EUR" and i.sales_tax)
     source = connectwise_sim.psa.invoices[eur.id]
     assert (eur.total, eur.sales_tax, eur.balance) == (
@@ -106,6 +107,23 @@ def test_invoices_are_read_across_several_link_pages(connectwise_sim, client, mo
     )
     assert isinstance(eur.total, Decimal)
     assert eur.date.isoformat() == source["date"][:10]
+
+
+def test_a_record_deleted_between_pages_hides_no_other(connectwise_sim, client, monkeypatch):
+    monkeypatch.setattr(cw, "PAGE_SIZE", 40)
+    original = cw.ConnectWiseClient.request
+    deleted = []
+
+    def request(self, method, path, **options):
+        response = original(self, method, path, **options)
+        if not deleted and "/finance/invoices" in path:
+            deleted.append(min(connectwise_sim.psa.invoices))
+            connectwise_sim.invoice_delete(deleted[0])  # someone deletes one of page 1
+        return response
+
+    monkeypatch.setattr(cw.ConnectWiseClient, "request", request)
+    read = {i.id for i in client.invoices()}
+    assert read == set(connectwise_sim.psa.invoices) | set(deleted)
 
 
 def test_incremental_reads_bring_only_what_changed(connectwise_sim, client):

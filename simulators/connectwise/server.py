@@ -18,7 +18,8 @@ its contract, its limits and its callbacks.
   `pageSize` (default 25; above 1,000 it is cut to 1,000, ConnectWise's "hard limit of
   1,000 records"), and an RFC 5988 `Link` header with `first`/`prev`/`next`/`last` (`next`
   and `prev` only when there is one; `first` from page 2 on, as the guide's page-1 example
-  shows only `next` and `last`).
+  shows only `next` and `last`). With the header `pagination-type: forward-only`, keyset
+  paging by `pageId` instead, its `Link` always naming the next `pageId`.
 - **Contract**: every request and every reply is checked against the extract
   (`spec.request_violations` / `spec.response_violations`); a violation is kept in
   `violations` and the request refused with ConnectWise's error body (`code`, `message`,
@@ -564,11 +565,33 @@ class ConnectWiseSimulator(SimulatorServer):
         if isinstance(query, SimResponse):
             return query
         predicate, keys, page, size = query
+        if (request.header("pagination-type") or "").lower() == "forward-only":
+            return self._forward_only(request, [r for r in rows if predicate(r)], keys, size)
         matching = sort_rows([r for r in rows if predicate(r)], keys or [("id", False)])
         chunk = matching[(page - 1) * size : page * size]
         last = max(math.ceil(len(matching) / size), 1)
         chunk = [partial(r, request.arg("fields")) for r in chunk]
         return self._json(chunk, headers={"Link": self._links(request, page, size, last)})
+
+    def _forward_only(
+        self, request: SimRequest, rows: list[dict[str, Any]], keys: list[Any], size: int
+    ) -> SimResponse:
+        """Keyset paging (developer guide, "Forward-Only", 2018.5): `pageId` is an extra
+        `id > pageId`, `page` is ignored, `orderBy` refused, and the `Link` header always
+        names the next `pageId` (the last id sent)."""
+        if keys:
+            return self.error_response(400, "orderBy cannot be used with forward-only paging")
+        try:
+            after = int(request.arg("pageId") or 0)
+        except ValueError:
+            return self.error_response(400, "pageId must be a whole number")
+        chunk = sorted((r for r in rows if r["id"] > after), key=lambda r: r["id"])[:size]
+        following = chunk[-1]["id"] if chunk else after
+        query = {k: v[0] for k, v in request.query.items() if k.lower() not in ("page", "pageid")}
+        query.update({"pageSize": str(size), "pageId": str(following)})
+        link = f'<{self.url}{request.path}?{urlencode(query)}>; rel="next"'
+        chunk = [partial(r, request.arg("fields")) for r in chunk]
+        return self._json(chunk, headers={"Link": link})
 
     def _links(self, request: SimRequest, page: int, size: int, last: int) -> str:
         def url(number: int) -> str:

@@ -196,6 +196,22 @@ def test_pages_follow_link_headers_and_the_page_size_is_capped(connectwise_sim, 
     assert api.get("/finance/invoices", params={"pageSize": "many"}).status_code == 400
 
 
+def test_forward_only_pages_by_id_and_always_links_the_next(connectwise_sim, api):
+    forward = {"pagination-type": "forward-only"}
+    first = api.get("/finance/invoices", params={"pageSize": 50, "page": 3}, headers=forward)
+    ids = [r["id"] for r in first.json()]
+    assert ids == sorted(connectwise_sim.psa.invoices)[:50]  # `page` is ignored
+    following = first.links["next"]["url"]
+    assert f"pageId={ids[-1]}" in following
+    second = httpx.get(following, headers={**HEADERS, **forward})
+    assert [r["id"] for r in second.json()] == sorted(connectwise_sim.psa.invoices)[50:100]
+    end = api.get("/finance/invoices", params={"pageId": 99999}, headers=forward)
+    assert end.json() == []
+    assert "pageId=99999" in end.links["next"]["url"]
+    ordered = api.get("/finance/invoices", params={"orderBy": "date desc"}, headers=forward)
+    assert ordered.status_code == 400
+
+
 def test_conditions_nested_fields_dates_lists_and_quoted_strings(connectwise_sim, api):
     psa = connectwise_sim.psa
     harbor = psa.companies[103]
