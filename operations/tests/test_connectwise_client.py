@@ -136,6 +136,15 @@ def test_incremental_reads_bring_only_what_changed(connectwise_sim, client):
     assert {i.id for i in changed} == {first["id"], second["id"]}
     assert next(i for i in changed if i.id == first["id"]).reference == "PO 9911"
     assert client.invoices(ids=[first["id"]])[0].id == first["id"]
+    single = client.invoice(second["id"])
+    assert single.balance == connectwise_sim.psa.invoices[second["id"]]["balance"]
+    assert client.company(single.company.id).name == single.company.name
+    latest = max(client.payments(second["id"]), key=lambda p: p.id)
+    assert (latest.amount, latest.applied_by, latest.type) == (
+        Decimal("50.00"),
+        "dbrooks",
+        "Payment",
+    )
 
 
 def test_invoice_lines_add_up_to_each_invoice_s_subtotal(connectwise_sim, client):
