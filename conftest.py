@@ -12,6 +12,7 @@ pytest_plugins = [
     "simulators.ecb.fixtures",
     "simulators.treasury.fixtures",
     "simulators.wise.fixtures",
+    "simulators.connectwise.fixtures",
 ]
 
 PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105 - test users only

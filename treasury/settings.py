@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "ledger.apps.LedgerConfig",
     "ledger.rules.apps.RulesConfig",
     "ledger.reconciliation.apps.ReconciliationConfig",
+    "operations.apps.OperationsConfig",
     "simulators.apps.SimulatorsConfig",
 ]
 

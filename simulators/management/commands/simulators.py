@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from simulators.base import SimulatorServer
-from simulators.demo import DEMO_PORTS, demo_load, snapshot_path, state_dir
+from simulators.demo import DEMO_PORTS, NAMES, demo_load, snapshot_path, state_dir
 from simulators.registry import SIMULATORS, build
 
 
@@ -18,7 +18,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 class Command(BaseCommand):
-    help = "Run every simulator (Wise, Xero, ECB, Treasury) on loopback ports until Ctrl-C."
+    help = (
+        "Run every simulator (Wise, Xero, ECB, Treasury, ConnectWise) on loopback ports "
+        "until Ctrl-C."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--seed", type=int, default=1, help="Seed of the generated data.")
@@ -45,7 +48,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # A SIGTERM (runstack stopping its children, a supervisor) stops cleanly, as Ctrl-C.
         signal.signal(signal.SIGTERM, _interrupt)
-        names = options["only"] or sorted(SIMULATORS)
+        # The demo serves what `seed_demo` seeded (ConnectWise is not in the demo yet).
+        names = options["only"] or (list(NAMES) if options["demo"] else sorted(SIMULATORS))
         servers = self._demo(names) if options["demo"] else self._fresh(names, options)
         stop = threading.Event()
         try:
@@ -97,6 +101,8 @@ class Command(BaseCommand):
         directory = state_dir()
         servers = {}
         for name in names:
+            if name not in DEMO_PORTS:
+                raise CommandError(f"{name} is not part of the demo yet")
             server = demo_load(name, directory)
             if server is None:
                 raise CommandError(
