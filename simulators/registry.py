@@ -13,6 +13,7 @@ SIMULATORS: dict[str, str] = {
     "ecb": "simulators.ecb.server:build",
     "treasury": "simulators.treasury.server:build",
     "wise": "simulators.wise.server:build",
+    "quickbooks": "simulators.quickbooks.server:build",
 }
 
 

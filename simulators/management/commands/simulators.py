@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from simulators.base import SimulatorServer
-from simulators.demo import DEMO_PORTS, demo_load, snapshot_path, state_dir
+from simulators.demo import DEMO_PORTS, NAMES, demo_load, snapshot_path, state_dir
 from simulators.registry import SIMULATORS, build
 
 
@@ -18,7 +18,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 class Command(BaseCommand):
-    help = "Run every simulator (Wise, Xero, ECB, Treasury) on loopback ports until Ctrl-C."
+    help = (
+        "Run every simulator (Wise, Xero, QuickBooks, ECB, Treasury) on loopback ports "
+        "until Ctrl-C."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--seed", type=int, default=1, help="Seed of the generated data.")
@@ -45,7 +48,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # A SIGTERM (runstack stopping its children, a supervisor) stops cleanly, as Ctrl-C.
         signal.signal(signal.SIGTERM, _interrupt)
-        names = options["only"] or sorted(SIMULATORS)
+        # The demo serves what `seed_demo` made (not yet QuickBooks); fresh runs serve all.
+        names = options["only"] or (list(NAMES) if options["demo"] else sorted(SIMULATORS))
         servers = self._demo(names) if options["demo"] else self._fresh(names, options)
         stop = threading.Event()
         try:
