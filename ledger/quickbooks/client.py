@@ -791,9 +791,10 @@ def _quote(value: str) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: httpx.Response) -> int | None:
+    """`Retry-After` in whole seconds (RFC 9110's delay-seconds), None when absent."""
     value = response.headers.get("Retry-After", "").strip()
-    return float(value) if re.fullmatch(r"\d+(\.\d+)?", value) else None
+    return int(value) if value.isdigit() else None
 
 
 def _fault(data: Mapping[str, Any]) -> Fault:
