@@ -164,6 +164,8 @@ def _shape(
     if xtype.is_simple():
         if isinstance(value, (dict, list)):
             flag("shape", f"takes a single value, not {_kind(value)}")
+        elif isinstance(value, bool) and xtype.primitive_type.local_name != "boolean":
+            flag("shape", "takes a number or text, not true/false")
         return
     if not isinstance(value, dict):
         flag("shape", f"must be an object, not {_kind(value)}")

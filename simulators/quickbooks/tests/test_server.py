@@ -100,6 +100,7 @@ def test_the_schema_check_finds_what_json_and_the_xsd_forbid():
         "Purchase.TxnDate": ({**good, "TxnDate": None}, "shape"),
         "Purchase.PaymentType": ({**good, "PaymentType": "Wire"}, "value"),
         "Purchase.Credit": ({**good, "Credit": "yes"}, "value"),
+        "Purchase.TotalAmt": ({**good, "TotalAmt": True}, "shape"),
     }
     for path, (body, kind) in cases.items():
         found = schema.request_violations("Purchase", body)
@@ -381,6 +382,29 @@ def test_attachments_upload_and_download_through_a_temporary_link(qbo_sim):
     assert httpx.get(link).content == b"%PDF-1.7 body"
     qbo_sim.advance(16 * 60)
     assert httpx.get(link).status_code == 403
+
+
+def test_the_controls_steer_it_from_another_process(qbo_sim):
+    api = Api(qbo_sim)
+    control = f"{qbo_sim.url}/_sim"
+    assert httpx.post(f"{control}/limits", json={"minute": 1}).status_code == 200
+    api.get("preferences")
+    assert api.get("preferences").status_code == 429
+    httpx.post(f"{control}/limits", json={"enabled": False})
+    httpx.post(f"{control}/lost", json={"lost_rate": 1.0})
+    assert api.post("purchase", purchase(), requestid="r").status_code == 502
+    httpx.post(f"{control}/lost", json={})
+    state = httpx.get(f"{control}/state").json()
+    assert state["lost_replies"] == 1
+    assert state["companies"][api.tokens["realmId"]]["Purchase"] == 1
+    uk = qbo_sim.realm_ids[1]
+    off = httpx.post(f"{control}/multicurrency", json={"realm_id": uk, "enabled": False})
+    assert off.status_code == 400  # once on, never off; and it is off here anyway
+    httpx.post(f"{control}/multicurrency", json={"realm_id": uk})
+    assert httpx.get(f"{control}/state").json()["companies"][uk]["multicurrency"] is True
+    api.post("purchase", {"Bogus": 1})
+    assert [v["path"] for v in httpx.get(f"{control}/violations").json()] == ["Purchase.Bogus"]
+    qbo_sim.violations.clear()
 
 
 def test_the_registry_builds_it_and_a_snapshot_keeps_its_books(tmp_path):
