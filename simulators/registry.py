@@ -14,6 +14,7 @@ SIMULATORS: dict[str, str] = {
     "treasury": "simulators.treasury.server:build",
     "wise": "simulators.wise.server:build",
     "connectwise": "simulators.connectwise.server:build",
+    "quickbooks": "simulators.quickbooks.server:build",
 }
 
 

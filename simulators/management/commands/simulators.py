@@ -19,8 +19,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 class Command(BaseCommand):
     help = (
-        "Run every simulator (Wise, Xero, ECB, Treasury, ConnectWise) on loopback ports "
-        "until Ctrl-C."
+        "Run every simulator (Wise, Xero, QuickBooks, ECB, Treasury, ConnectWise) on loopback "
+        "ports until Ctrl-C."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -48,7 +48,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # A SIGTERM (runstack stopping its children, a supervisor) stops cleanly, as Ctrl-C.
         signal.signal(signal.SIGTERM, _interrupt)
-        # The demo serves what `seed_demo` seeded (ConnectWise is not in the demo yet).
+        # The demo serves what `seed_demo` made (not yet QuickBooks or ConnectWise); fresh
+        # runs serve all.
         names = options["only"] or (list(NAMES) if options["demo"] else sorted(SIMULATORS))
         servers = self._demo(names) if options["demo"] else self._fresh(names, options)
         stop = threading.Event()
