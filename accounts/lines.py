@@ -31,10 +31,11 @@ WISE_TYPES = (
 
 # The longest text a stored line keeps in each field. Longer text is refused, never cut:
 # the record keeps what the bank said or nothing. A SWIFT `:86:` holds 6 x 65 characters
-# and CAMT's `AddtlNtryInf` 500; German purposes run to ten 27-character parts; 2,000
-# leaves room for banks that write more without letting a file fill the record.
+# and CAMT's `AddtlNtryInf` 500; German purposes run to fourteen 27-character parts;
+# 10,000 leaves room for banks that write far more without letting a file (or a sync)
+# fill the record. The others are the stored columns' sizes.
 TEXT_LIMITS = {
-    "description": 2000,
+    "description": 10_000,
     "counterparty": 300,
     "reference_number": 100,
     "payment_reference": 300,

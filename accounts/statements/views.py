@@ -53,7 +53,8 @@ def _import(request: HttpRequest, form: StatementUploadForm) -> dict[str, Any]:
             data=upload.read(max_bytes() + 1),  # more is refused (and recorded) unread
             size=upload.size,
             filename=upload.name or "statement",
-            account=form.cleaned_data["account"],
+            # Choices per account replace one account for the file (it holds several).
+            account=None if posted else form.cleaned_data["account"],
             mapping=mapping,
             format=form.cleaned_data["format"] or None,
         )

@@ -63,8 +63,8 @@ def test_more_than_28_significant_digits_are_refused_not_rounded(tmp_path):
     [
         ('"Cashback"', '"' + "x" * (5 * 1024 * 1024) + '"',
          "Line 2: a field holds more than 131,072 characters; no statement field is that long"),
-        ('"Cashback"', '"' + "x" * 2001 + '"',
-         "Line 2: the description is 2,001 characters long; at most 2,000 are stored"),
+        ('"Cashback"', '"' + "x" * 10_001 + '"',
+         "Line 2: the description is 10,001 characters long; at most 10,000 are stored"),
         ('"Figma"', '"' + "F" * 301 + '"',
          "Line 5: the counterparty is 301 characters long; at most 300 are stored"),
         ('"INV-2025-0042"', '"' + "R" * 301 + '"',
