@@ -199,13 +199,12 @@ def _blocks(text: str) -> list[_Block]:
         if tag is not None and tag not in KNOWN_TAGS and (block is None or block.closed):
             tag = None  # a bank's header line (Rabobank's `:940:`)
         if tag is None:
-            if current is None or (block is not None and block.closed and current.tag
-                                   in BALANCE_TAGS):  # fmt: skip
-                if block is None or block.closed:
-                    bank = _header_bank(line.strip()) or bank  # a bank's header line
-                    continue
-                raise StatementFileError(line_no, f"{line.strip()[:40]!r} is not an MT940 field")
-            current.lines.append(line)
+            # Outside a statement, or after its balances: a bank's header line.
+            if current is None or (block is not None and block.closed
+                                   and current.tag in BALANCE_TAGS):  # fmt: skip
+                bank = _header_bank(line.strip()) or bank
+                continue
+            current.lines.append(line)  # the field goes on
             continue
         if tag not in KNOWN_TAGS:
             raise StatementFileError(line_no, f"{tag_match.group(0)!r} is not an MT940 tag")
