@@ -29,13 +29,37 @@ WISE_TYPES = (
 )
 
 
-class StatementLineError(ValueError):
-    """A line that cannot be stored; names the line so the user can find it."""
+# The longest text a stored line keeps in each field. Longer text is refused, never cut:
+# the record keeps what the bank said or nothing. A SWIFT `:86:` holds 6 x 65 characters
+# and CAMT's `AddtlNtryInf` 500; German purposes run to fourteen 27-character parts;
+# 10,000 leaves room for banks that write far more without letting a file (or a sync)
+# fill the record. The others are the stored columns' sizes.
+TEXT_LIMITS = {
+    "description": 10_000,
+    "counterparty": 300,
+    "reference_number": 100,
+    "payment_reference": 300,
+    "wise_type": 40,
+}
 
-    def __init__(self, line_no: int | None, message: str) -> None:
+
+class StatementLineError(ValueError):
+    """A line that cannot be stored; names the line (and column, where the source has
+    them, e.g. XML) so the user can find it."""
+
+    def __init__(self, line_no: int | None, message: str, *, column: int | None = None) -> None:
         self.line_no = line_no
+        self.column = column
         self.reason = message
-        super().__init__(f"Line {line_no}: {message}" if line_no is not None else message)
+        text = message if line_no is None else f"{position_text(line_no, column)}: {message}"
+        super().__init__(text)
+
+
+def position_text(line_no: int | None, column: int | None = None) -> str:
+    """`Line 12` or `Line 1, column 4,031`."""
+    if column is None:
+        return f"Line {line_no}"
+    return f"Line {line_no}, column {column:,}"
 
 
 @dataclass(frozen=True)
@@ -57,7 +81,11 @@ class StatementLine:
     raw: Mapping[str, Any] = field(default_factory=dict)
     # Set by a source without reference numbers, to keep same-day same-amount lines apart.
     key_discriminator: str = ""
+    # The amount leaves out `fee`, which a `FEE-<reference>` line of its own carries (Wise's
+    # FLAT layout): the line keys on the amount with the fee, as the API reports it.
+    fee_outside: bool = False
     line_no: int | None = None  # position in the source, for error messages
+    column: int | None = None  # and the column, where lines alone do not say (XML)
 
     @property
     def booked_on(self) -> date:

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from treasury.crypto import EncryptedTextField
@@ -94,6 +94,65 @@ class CashAccount(models.Model):
     @property
     def opening_balance(self) -> Decimal:
         return from_minor(self.opening_balance_minor, self.currency)
+
+
+class AccountIdentifier(models.Model):
+    """Another number statement files name a cash account by (an IBAN, a bank's own
+    account number), recorded when the owner maps a file's account to it. The account's
+    `account_number` counts too; this holds the rest."""
+
+    account = models.ForeignKey("CashAccount", on_delete=models.CASCADE, related_name="identifiers")
+    identifier = EncryptedTextField(help_text="Normalized (no spaces). Encrypted at rest.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["account", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} ••{self.identifier[-4:]}"
+
+
+class StatementPeriod(models.Model):
+    """What a statement file says of one account over a period: the balance at its start
+    and at its end, as the bank states them.
+
+    Each import checks its statements against these: a file that overlaps or adjoins a
+    stored period must agree with it, to the cent. `opening_at` and `closing_at` are the
+    moments the balances hold at: the balance of the lines booked before `opening_at`,
+    and of those booked up to `closing_at`.
+    """
+
+    account = models.ForeignKey(
+        "CashAccount", on_delete=models.CASCADE, related_name="statement_periods"
+    )
+    run = models.ForeignKey(
+        "SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=8)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    opening_at = models.DateTimeField()
+    closing_at = models.DateTimeField()
+    opening_minor = models.BigIntegerField()
+    closing_minor = models.BigIntegerField()
+    line_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["account", "opening_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "opening_at", "closing_at"], name="period_unique_span"
+            ),
+            models.CheckConstraint(
+                condition=Q(closing_at__gte=F("opening_at")) & Q(ends_on__gte=F("starts_on")),
+                name="period_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "closing_at"], name="period_account_end")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.starts_on}..{self.ends_on}"
 
 
 class TransactionQuerySet(models.QuerySet["Transaction"]):

@@ -23,14 +23,24 @@ import io
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import pairwise
 
 from accounts.lines import StatementLine
 from accounts.statements.common import (
     ParsedStatement,
+    StatedBalance,
     StatementFileError,
     amount_parse,
+    control_characters_refuse,
     text_decode,
     wise_type_for,
+)
+from treasury.money import (
+    InexactAmountError,
+    UnknownCurrencyError,
+    currency_validate,
+    is_exact,
+    to_minor,
 )
 
 FORMAT = "csv"
@@ -79,6 +89,11 @@ def _rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
                 rows.append((start, row))
             start = reader.line_num + 1
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise StatementFileError(
+                start, f"a field holds more than {csv.field_size_limit():,} characters; no "
+                "statement field is that long",
+            ) from exc  # fmt: skip
         raise StatementFileError(reader.line_num, f"the CSV is malformed ({exc})") from exc
     return header, rows
 
@@ -103,6 +118,17 @@ def _optional_amount(value: str, line_no: int, what: str) -> Decimal | None:
     return amount_parse(value, line_no=line_no, what=what) if value.strip() else None
 
 
+def _exact(amount: Decimal | None, currency: str, line_no: int) -> Decimal | None:
+    """An amount finer than the currency allows is refused here, before the running
+    balances are compared, so the message names what is wrong."""
+    if amount is not None and not is_exact(amount, currency):
+        try:
+            to_minor(amount, currency)
+        except InexactAmountError as exc:
+            raise StatementFileError(line_no, str(exc)) from exc
+    return amount
+
+
 def _line(header: list[str], columns: list[str], line_no: int, row: list[str]) -> StatementLine:
     if len(row) != len(columns):
         raise StatementFileError(
@@ -115,7 +141,10 @@ def _line(header: list[str], columns: list[str], line_no: int, row: list[str]) -
         return cell.get(name, "")
 
     reference = get("transferwise id")
-    currency = get("currency").upper()
+    try:
+        currency = currency_validate(get("currency"))
+    except UnknownCurrencyError as exc:
+        raise StatementFileError(line_no, str(exc)) from exc
     counter_currency, counter_amount = "", None
     if get("exchange to") and get("exchange to").upper() != currency:
         counter_currency = get("exchange to").upper()
@@ -126,7 +155,7 @@ def _line(header: list[str], columns: list[str], line_no: int, row: list[str]) -
     fee = _optional_amount(get("total fees"), line_no, "fee")
     return StatementLine(
         booked_at=_datetime_parse(get("date"), get("date time"), line_no),
-        amount=amount_parse(get("amount"), line_no=line_no),
+        amount=_exact(amount_parse(get("amount"), line_no=line_no), currency, line_no),
         currency=currency,
         fee=abs(fee) if fee is not None else Decimal(0),
         wise_type=get("transaction details type") or wise_type_for(reference),
@@ -134,7 +163,9 @@ def _line(header: list[str], columns: list[str], line_no: int, row: list[str]) -
         counterparty=get("merchant") or get("payer name") or get("payee name"),
         reference_number=reference,
         payment_reference=get("payment reference"),
-        running_balance=_optional_amount(get("running balance"), line_no, "running balance"),
+        running_balance=_exact(
+            _optional_amount(get("running balance"), line_no, "running balance"), currency, line_no
+        ),
         counter_currency=counter_currency,
         counter_amount=counter_amount,
         fx_rate=_optional_amount(get("exchange rate"), line_no, "exchange rate"),
@@ -144,8 +175,91 @@ def _line(header: list[str], columns: list[str], line_no: int, row: list[str]) -
     )
 
 
-def parse(data: bytes) -> ParsedStatement:
-    header, rows = _rows(text_decode(data))
+def _booking_order(lines: list[StatementLine]) -> list[StatementLine]:
+    """Oldest first (Wise lists newest first); rows of one instant in the order their
+    running balances chain, which the clock cannot tell."""
+    # Ties keep Wise's order read backwards: rows are listed newest first.
+    order = sorted(range(len(lines)), key=lambda index: (lines[index].booked_at, -index))
+    ordered = [lines[index] for index in order]
+    result: list[StatementLine] = []
+    index = 0
+    while index < len(ordered):
+        end = index
+        while end < len(ordered) and ordered[end].booked_at == ordered[index].booked_at:
+            end += 1
+        result.extend(_chained(ordered[index:end], result[-1] if result else None))
+        index = end
+    return result
+
+
+def _chained(group: list[StatementLine], before: StatementLine | None) -> list[StatementLine]:
+    if len(group) == 1 or any(line.running_balance is None for line in group):
+        return group
+    left, chain = list(group), []
+    balance = before.running_balance if before is not None else None
+    while left:
+        after = {line.running_balance for line in left}
+        follows = [line for line in left if line.running_balance - line.amount == balance]
+        starts = follows or [line for line in left
+                             if line.running_balance - line.amount not in after]  # fmt: skip
+        line = starts[0] if starts else left[0]
+        chain.append(line)
+        left.remove(line)
+        balance = line.running_balance
+    return chain
+
+
+def _running_balances_check(ordered: list[StatementLine]) -> None:
+    for before, line in pairwise(ordered):
+        if before.running_balance is None or line.running_balance is None:
+            continue
+        expected = before.running_balance + line.amount
+        if line.running_balance != expected:
+            raise StatementFileError(
+                line.line_no,
+                f"the running balance {line.running_balance} is not the balance before it "
+                f"({before.running_balance}, line {before.line_no}) plus the amount "
+                f"{line.amount} ({expected}); the file is altered or a row is missing",
+            )
+
+
+def parse(data: bytes) -> list[ParsedStatement]:
+    text = text_decode(data)
+    control_characters_refuse(text)
+    header, rows = _rows(text)
     columns = _header_check(header)
     lines = [_line(header, columns, line_no, row) for line_no, row in rows]
-    return ParsedStatement(format=FORMAT, lines=lines)
+    if not lines:
+        return []  # a period without activity: nothing to store, no balance stated
+    for line in lines[1:]:
+        if line.currency != lines[0].currency:
+            raise StatementFileError(
+                line.line_no,
+                f"currency {line.currency}, but the rows above are in {lines[0].currency}; "
+                "a Wise statement holds one balance",
+            )
+    ordered = _booking_order(lines)
+    _running_balances_check(ordered)
+    opening = closing = None
+    if ordered and ordered[0].running_balance is not None:
+        first = ordered[0]
+        opening = StatedBalance(
+            amount=first.running_balance - first.amount,
+            on=first.booked_on,
+            at=first.booked_at,
+            line_no=first.line_no,
+        )
+    if ordered and ordered[-1].running_balance is not None:
+        last = ordered[-1]
+        closing = StatedBalance(amount=last.running_balance, on=last.booked_on,
+                                at=last.booked_at, line_no=last.line_no)  # fmt: skip
+    return [
+        ParsedStatement(
+            lines=lines,
+            currency=lines[0].currency,
+            opening=opening,
+            closing=closing,
+            timed="date time" in columns,
+            line_no=lines[0].line_no,
+        )
+    ]

@@ -66,21 +66,24 @@ def test_version_02_with_jpy_and_a_pending_entry():
 
 BROKEN = [
     ("EUR", lambda t: t[: t.index("<Ntry>", 3000)] + "<Ntry>\n<Amt Ccy=\"EUR\">1",
-     r"Line 88: the XML is not well-formed \(Premature end of data in tag Amt line 88\)"),
+     r"Line 88, column 17: the XML is not well-formed "
+     r"\(Premature end of data in tag Amt line 88\)"),
     ("EUR", lambda t: t.replace('<Amt Ccy="EUR">2389.69</Amt>', '<Amt Ccy="EUR">2389.70</Amt>'),
-     r"Line 29: the closing balance 2389.70 EUR is not the opening balance 1000.00 EUR plus "
-     r"the lines \(2389.69 EUR\)"),
+     r"Line 29, column 13: the closing balance 2389.70 EUR is not the opening balance "
+     r"1000.00 EUR plus the lines \(2389.69 EUR\)"),
     ("EUR", lambda t: t.replace('<Amt Ccy="EUR">111.23</Amt>', '<Amt Ccy="EUR">111,23</Amt>'),
-     r"Line 142: the entry '111,23' is not a number"),
-    ("GBP", lambda t: t, r"Line 71: currency EUR does not match the account's currency GBP"),
+     r"Line 142, column 17: the entry '111,23' is not a number"),
+    ("GBP", lambda t: t,
+     r"Line 71, column 13: currency EUR does not match the account's currency GBP"),
     ("EUR", lambda t: t.replace('<Amt Ccy="EUR">42.90</Amt>', '<Amt Ccy="QQQ">42.90</Amt>', 1),
-     r"Line 87: Unknown currency code 'QQQ'"),
+     r"Line 87, column 13: Unknown currency code 'QQQ'"),
     ("EUR", lambda t: t.replace("<CdtDbtInd>DBIT</CdtDbtInd>\n                <Sts>", "<Sts>", 1),
-     r"Line 103: the entry has no credit/debit indicator"),
+     r"Line 103, column 13: the entry has no credit/debit indicator"),
     ("EUR", lambda t: t.replace("camt.053.001.10", "camt.052.001.10"),
-     r"Line 2: this is a camt.052 message; only camt.053 account statements are imported"),
+     r"Line 2, column 1: this is a camt.052 message; only camt.053 account statements are "
+     r"imported"),
     ("EUR", lambda t: t.replace("urn:iso:std:iso:20022:tech:xsd:camt.053.001.10", "urn:x"),
-     r"Line 2: this XML is not an ISO 20022 camt.053 statement"),
+     r"Line 2, column 1: this XML is not an ISO 20022 camt.053 statement"),
     ("EUR", lambda t: t.replace(
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'),
@@ -109,7 +112,9 @@ def test_jpy_with_decimals_is_refused():
     account = CashAccountFactory(currency="JPY")
     text = sample_text("camt053_jpy_2025-03.xml").replace(">3980<", ">3980.5<")
     text = text.replace(">296020<", ">296019.5<")  # keep the balances consistent
-    with pytest.raises(StatementLineError, match=r"Line 97: -3980.5 JPY has more than 0 decimals"):
+    with pytest.raises(
+        StatementLineError, match=r"Line 97, column 7: -3980.5 JPY has more than 0 decimals"
+    ):
         _import(account, text.encode())
     assert not account.transactions.exists()
 

@@ -42,7 +42,7 @@ def test_a_refused_file_leaves_a_failed_run_and_no_line():
                          filename="march.xml")  # fmt: skip
     run = SyncRun.objects.get()
     assert (run.status, run.label) == ("FAILED", "march.xml")
-    assert run.error == "Line 71: currency EUR does not match the account's currency GBP"
+    assert run.error == "Line 71, column 13: currency EUR does not match the account's currency GBP"
     assert stored_state(account) == before
     assert not Transaction.objects.exists()
 
