@@ -37,6 +37,7 @@ from accounts.wise.services import (
     wise_profiles_fetch,
 )
 from accounts.wise.webhooks import WebhookRejected, wise_webhook_receive
+from treasury.params import param_ids
 
 PAGE_SIZE = 50  # transactions per page
 
@@ -70,7 +71,7 @@ def _progress_context(run_ids: list[int]) -> dict[str, Any]:
 def sync_progress(request: HttpRequest) -> HttpResponse:
     """The live progress region, polled while a sync runs; once it ends, the accounts
     table is swapped in too (out of band) with the new balances."""
-    run_ids = [int(pk) for pk in request.GET.getlist("run") if pk.isdigit()][:10]
+    run_ids = param_ids(request.GET, "run", limit=10)
     context = _progress_context(run_ids)
     if not context["sync_active"] and run_ids:
         context.update(_accounts_context(), oob=True)

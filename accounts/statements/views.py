@@ -8,6 +8,7 @@ from accounts.lines import StatementLineError
 from accounts.statements.forms import StatementUploadForm
 from accounts.statements.selectors import statement_imports_recent
 from accounts.statements.services import statement_import
+from treasury.params import param_int
 
 TEMPLATE = "statements/upload.html"
 
@@ -34,7 +35,9 @@ def statement_upload(request: HttpRequest) -> HttpResponse:
             except StatementLineError as exc:
                 context["error"] = str(exc)
     else:
-        form = StatementUploadForm(initial={"account": request.GET.get("account")})
+        form = StatementUploadForm(
+            initial={"account": param_int(request.GET, "account", lenient=True)}
+        )
     context.update(form=form, recent=statement_imports_recent())
     if request.htmx and request.method == "POST":  # type: ignore[attr-defined]
         return render(request, f"{TEMPLATE}#import-result", {**context, "oob": True})
