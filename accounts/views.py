@@ -36,7 +36,7 @@ from accounts.wise.services import (
     wise_connection_sync_request,
     wise_profiles_fetch,
 )
-from accounts.wise.webhooks import WebhookRejected, wise_webhook_receive
+from accounts.wise.webhooks import MAX_BODY_BYTES, WebhookRejected, wise_webhook_receive
 from treasury.params import param_ids
 
 PAGE_SIZE = 50  # transactions per page
@@ -249,7 +249,8 @@ def transaction_list(request: HttpRequest) -> HttpResponse:
 def wise_webhook(request: HttpRequest) -> JsonResponse:
     try:
         outcome = wise_webhook_receive(
-            body=request.body,
+            # At most one byte past the limit is read: the receiver refuses the rest.
+            body=request.read(MAX_BODY_BYTES + 1),
             signature=request.headers.get("X-Signature-SHA256"),
             delivery_id=request.headers.get("X-Delivery-Id"),
             is_test=request.headers.get("X-Test-Notification", "").lower() == "true",
