@@ -223,7 +223,12 @@ CELERY_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Redis hands an unacknowledged task (acks_late) to another worker after this long;
+    # sized to the longest task (the hard time limit) plus a minute, so a killed worker's
+    # task runs again within ~11 minutes, and the runs sweep re-queues its run sooner.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_TASK_TIME_LIMIT", default=600) + 60
+    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -233,11 +238,14 @@ if REDIS_URL:
     }
 else:
     # Embedded broker: kombu's filesystem transport, so a real worker and beat run
-    # as separate processes on one machine with no server to install.
-    for sub in ("queue", "processed", "results", "control"):
+    # as separate processes on one machine with no server to install; `treasury.broker`
+    # keeps a message on disk until it is acknowledged, so a killed worker loses none.
+    for sub in ("queue", "processed", "results", "control", "unacked"):
         (CELERY_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT = "treasury.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "unacked_folder": str(CELERY_DIR / "unacked"),
         "data_folder_in": str(CELERY_DIR / "queue"),
         "data_folder_out": str(CELERY_DIR / "queue"),
         "processed_folder": str(CELERY_DIR / "processed"),
@@ -251,6 +259,9 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+# The queue tasks go to and workers read (one per install sharing a Redis; tests use
+# one per test process, so their workers never take each other's tasks).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
