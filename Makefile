@@ -54,6 +54,16 @@ fuzz: export DEBUG = false
 fuzz: install-dev
 	BULWARK_FUZZ_SCALE=$(FUZZ_SCALE) $(PY) -m pytest -m fuzz -n auto $(PYTEST_ARGS)
 
+## make audit: the pinned requirements against PyPI's advisory data (pip-audit). Fails on a
+## known-vulnerable pin, and (--strict) on a pin it could not check, so an unreachable
+## advisory service never reads as "no known vulnerabilities".
+AUDIT_VENV := .venv-audit
+audit: requirements-audit.txt
+	test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && \
+	  $(AUDIT_VENV)/bin/pip install --quiet -r requirements-audit.txt; }
+	$(AUDIT_VENV)/bin/pip-audit --strict --no-deps --disable-pip --progress-spinner off \
+	  -r requirements-dev.txt
+
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
