@@ -75,6 +75,17 @@ def test_a_mutated_statement_is_refused_cleanly_or_imported_correctly(name, data
     assert again.created == 0
 
 
+@pytest.mark.parametrize("name", SAMPLES)
+def test_a_nul_byte_is_refused_cleanly(name):
+    """Found by the fuzz suite on PostgreSQL: a NUL in a Wise CSV's header reached the raw
+    JSON column, which PostgreSQL refuses (DataError, a 500 on the import page)."""
+    account = CashAccountFactory(currency="EUR")
+    sample = (DATA / name).read_bytes()
+    with pytest.raises(StatementLineError, match="NUL bytes"):
+        statement_import(account=account, data=sample[:40] + b"\x00" + sample[40:], filename=name)
+    assert not Transaction.objects.filter(account=account).exists()
+
+
 json_leaf = st.one_of(
     st.none(),
     st.booleans(),

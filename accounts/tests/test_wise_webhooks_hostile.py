@@ -48,6 +48,8 @@ def _nested(depth: int) -> bytes:
         (b'{"event_type": "balances#update", "data": {"amount": NaN}}', "NaN"),
         (b'{"event_type": "balances#update", "data": {"amount": -Infinity}}', "Infinity"),
         (b'{"event_type": "x", "pad": "' + b"a" * MAX_BODY_BYTES + b'"}', "larger than"),
+        (b'{"event_type": "x", "data": {"note": "a\\u0000b"}}', "NUL"),  # PostgreSQL refuses
+        (b'{"event_type": "x", "data": {"a\\u0000": 1}}', "NUL"),
     ],
 )
 def test_malformed_signed_bodies_get_400_and_nothing_is_stored(wise_sim, hooked, body, message):

@@ -61,13 +61,16 @@ def _constant_refuse(name: str) -> None:
 
 
 def _depth(value: Any) -> int:
-    """How deep objects and arrays nest in `value` (iteratively: no recursion to exhaust)."""
+    """How deep objects and arrays nest in `value` (iteratively: no recursion to exhaust);
+    a NUL in any string or key is refused (PostgreSQL cannot store it)."""
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            raise WebhookRejected("The body holds a NUL character.")
         if isinstance(item, dict | list):
             deepest = max(deepest, depth)
-            children = item.values() if isinstance(item, dict) else item
+            children = [*item, *item.values()] if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
     return deepest
 

@@ -45,8 +45,8 @@ PAGES = [
 @pytest.fixture
 def business(db):
     today = timezone.localdate()
-    freelancer(start=today - timedelta(days=400), end=today - timedelta(days=1))
-    ecb_rates(start=today - timedelta(days=430), end=today, codes={"USD", "GBP", "JPY"})
+    freelancer(start=today - timedelta(days=120), end=today - timedelta(days=1))
+    ecb_rates(start=today - timedelta(days=150), end=today, codes={"USD", "GBP", "JPY"})
     SyncRun.objects.create(  # a run in progress: the status panel shows a progress bar
         kind=SyncRun.Kind.RATES, label="ECB", status=SyncRun.Status.RUNNING,
         progress_done=3, progress_total=4,
