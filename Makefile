@@ -8,7 +8,7 @@ PORT ?= 8000
 # Local development defaults; real deployments set these in the environment (.env.example).
 export DEBUG ?= true
 
-.PHONY: run demo-reset test install install-dev migrate lint format bench check-deploy ci clean
+.PHONY: run demo-reset test fuzz audit install install-dev migrate lint format bench check-deploy ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,22 @@ demo-reset: migrate
 test: export DEBUG = false
 test: install-dev
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+
+## make fuzz: only the fuzz and property suite, FUZZ_SCALE (20) times its size in `make test`.
+FUZZ_SCALE ?= 20
+fuzz: export DEBUG = false
+fuzz: install-dev
+	BULWARK_FUZZ_SCALE=$(FUZZ_SCALE) $(PY) -m pytest -m fuzz -n auto $(PYTEST_ARGS)
+
+## make audit: the pinned requirements against PyPI's advisory data (pip-audit). Fails on a
+## known-vulnerable pin, and (--strict) on a pin it could not check, so an unreachable
+## advisory service never reads as "no known vulnerabilities".
+AUDIT_VENV := .venv-audit
+audit: requirements-audit.txt
+	test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && \
+	  $(AUDIT_VENV)/bin/pip install --quiet -r requirements-audit.txt; }
+	$(AUDIT_VENV)/bin/pip-audit --strict --no-deps --disable-pip --progress-spinner off \
+	  -r requirements-dev.txt
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -15,7 +15,14 @@ class AccountsConfig(AppConfig):
     verbose_name = "Money held"
 
     def ready(self) -> None:
-        from treasury.fx.services import wise_client_factory_register
+        from accounts.models import SyncRun
+        from accounts.runs import run_requeue_register
+        from accounts.wise.services import wise_run_requeue
+        from treasury.fx.services import rates_fetch_requeue, wise_client_factory_register
 
         # Wise's mid-market rates are one of the FX sources; they need a connection.
         wise_client_factory_register(_wise_rates_client)
+        # What the runs sweep queues again after a killed process (accounts.runs).
+        run_requeue_register(SyncRun.Kind.WISE_BALANCES, wise_run_requeue)
+        run_requeue_register(SyncRun.Kind.WISE_STATEMENTS, wise_run_requeue)
+        run_requeue_register(SyncRun.Kind.RATES, rates_fetch_requeue)

@@ -7,6 +7,7 @@ from accounts.lines import WISE_TYPES
 from accounts.models import CashAccount, WiseConnection
 from accounts.selectors import TransactionFilters
 from accounts.wise.sca import InvalidKeyError, private_key_load, public_key_load
+from treasury.params import DayField
 
 PEM_ATTRS = {"rows": 4, "spellcheck": "false", "autocomplete": "off", "class": "mono"}
 
@@ -79,12 +80,10 @@ def _pem_checked(value: str, load: Callable[[str], object]) -> str:
 class TransactionFilterForm(forms.Form):
     account = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     currency = forms.ChoiceField(required=False)
-    date_from = forms.DateField(
+    date_from = DayField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_to = DayField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     type = forms.ChoiceField(
         required=False,
         choices=[("", "All types"), *((t, t.replace("_", " ").title()) for t in WISE_TYPES)],

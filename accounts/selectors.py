@@ -17,6 +17,7 @@ from accounts.models import (
     WiseConnection,
 )
 from accounts.trail import CHAINED_FIELDS, BrokenLink, chain_verify
+from treasury.params import int_parse
 
 
 def cash_accounts_with_balance(*, on: date) -> QuerySet[CashAccount]:
@@ -165,10 +166,12 @@ class PageCursor:
         if not token:
             return None
         moment, _, pk = token.partition(".")
+        line_id = int_parse(pk, minimum=1)
         try:
-            return cls(datetime.strptime(moment, "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC), int(pk))
+            booked_at = datetime.strptime(moment, "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
         except ValueError:
             return None
+        return None if line_id is None else cls(booked_at, line_id)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from typing import Any
 from celery import shared_task
 
 from accounts.models import CashAccount, SyncRun, WiseConnection
+from accounts.runs import run_superseded, runs_sweep
 from accounts.wise.services import wise_account_sync_request
 from accounts.wise.sync import wise_account_sync, wise_balances_sync, wise_connection_sync
 
@@ -23,7 +24,7 @@ def _outcome(run: SyncRun) -> dict[str, Any]:
 @shared_task(name="accounts.sync_wise_connection", ignore_result=True)
 def sync_wise_connection(connection_id: int, run_id: int | None = None) -> dict[str, Any] | None:
     connection = WiseConnection.objects.filter(pk=connection_id).first()
-    if connection is None:
+    if connection is None or run_superseded(run_id):
         return None
     return _outcome(wise_connection_sync(connection=connection, run=_run(run_id)))
 
@@ -33,7 +34,7 @@ def sync_wise_account(
     self: Any, account_id: int, run_id: int | None = None
 ) -> dict[str, Any] | None:
     account = CashAccount.objects.filter(pk=account_id).first()
-    if account is None:
+    if account is None or run_superseded(run_id):  # a redelivery the sweep already re-queued
         return None
     run = wise_account_sync(account=account, run=_run(run_id))
     if run.detail.get("transient") and self.request.retries < TRANSIENT_RETRIES:
@@ -56,3 +57,9 @@ def sync_wise_statements() -> None:
     for account in accounts:
         if account.wise_profile_id in connected:
             wise_account_sync_request(account=account, label=f"{account} (hourly)")
+
+
+@shared_task(name="accounts.runs_sweep", ignore_result=True)
+def sweep_runs() -> int:
+    """Beat: runs left RUNNING by dead processes, marked interrupted and queued again."""
+    return len(runs_sweep())

@@ -36,7 +36,8 @@ from accounts.wise.services import (
     wise_connection_sync_request,
     wise_profiles_fetch,
 )
-from accounts.wise.webhooks import WebhookRejected, wise_webhook_receive
+from accounts.wise.webhooks import MAX_BODY_BYTES, WebhookRejected, wise_webhook_receive
+from treasury.params import param_ids
 
 PAGE_SIZE = 50  # transactions per page
 
@@ -70,7 +71,7 @@ def _progress_context(run_ids: list[int]) -> dict[str, Any]:
 def sync_progress(request: HttpRequest) -> HttpResponse:
     """The live progress region, polled while a sync runs; once it ends, the accounts
     table is swapped in too (out of band) with the new balances."""
-    run_ids = [int(pk) for pk in request.GET.getlist("run") if pk.isdigit()][:10]
+    run_ids = param_ids(request.GET, "run", limit=10)
     context = _progress_context(run_ids)
     if not context["sync_active"] and run_ids:
         context.update(_accounts_context(), oob=True)
@@ -248,7 +249,8 @@ def transaction_list(request: HttpRequest) -> HttpResponse:
 def wise_webhook(request: HttpRequest) -> JsonResponse:
     try:
         outcome = wise_webhook_receive(
-            body=request.body,
+            # At most one byte past the limit is read: the receiver refuses the rest.
+            body=request.read(MAX_BODY_BYTES + 1),
             signature=request.headers.get("X-Signature-SHA256"),
             delivery_id=request.headers.get("X-Delivery-Id"),
             is_test=request.headers.get("X-Test-Notification", "").lower() == "true",

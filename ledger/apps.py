@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class LedgerConfig(AppConfig):
     name = "ledger"
     verbose_name = "Books"
+
+    def ready(self) -> None:
+        from accounts.models import SyncRun
+        from accounts.runs import run_requeue_register
+        from ledger.services import xero_run_requeue
+
+        # What the runs sweep queues again after a killed process (accounts.runs).
+        run_requeue_register(SyncRun.Kind.XERO_PUSH, xero_run_requeue)
+        run_requeue_register(SyncRun.Kind.XERO_PULL, xero_run_requeue)

@@ -15,6 +15,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import CashAccount, SyncRun
+from accounts.runs import (
+    lease_release_orphaned,
+    run_process_mark,
+    runs_holders_dead,
+    runs_orphaned_fail,
+)
 from ledger.models import Posting, XeroAccount, XeroConnection, XeroOrganisation
 from ledger.selectors import postings_stale
 from ledger.xero import mapping, oauth
@@ -247,13 +253,45 @@ def _code(value: str) -> str:
 # --- push and pull -------------------------------------------------------------------------
 
 
-def _lease(organisation: XeroOrganisation, field: str) -> bool:
+def _lease(organisation: XeroOrganisation, field: str, run: SyncRun) -> bool:
+    """Take the push (or pull) lease: free, expired, or held by a process that died (every
+    other RUNNING run of this kind here belongs to a dead process: taken over at once)."""
     now = timezone.now()
-    return bool(
-        XeroOrganisation.objects.filter(pk=organisation.pk)
-        .filter(Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now}))
-        .update(**{field: now + LEASE})
+    rows = XeroOrganisation.objects.filter(pk=organisation.pk)
+    free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
+    if rows.filter(free).update(**{field: now + LEASE}):
+        return True
+    held = rows.values_list(field, flat=True).first()
+    if held is None or not runs_holders_dead(
+        kind=run.kind, exclude=run.pk, organisation=organisation.pk
+    ):
+        return False
+    # Compare-and-set on the dead holder's value: of two takers, one wins.
+    return bool(rows.filter(**{field: held}).update(**{field: now + LEASE}))
+
+
+def _run_open(organisation: XeroOrganisation, kind: str) -> SyncRun:
+    run = SyncRun(kind=kind, status=SyncRun.Status.RUNNING, label=organisation.name)
+    run_process_mark(run, organisation=organisation.pk)
+    run.save()
+    return run
+
+
+def xero_run_requeue(run: SyncRun) -> SyncRun | None:
+    """The sweep's re-queue of an interrupted push or read-back (beat: `runs_sweep`)."""
+    organisation = XeroOrganisation.objects.filter(pk=run.detail.get("organisation")).first()
+    if organisation is None:
+        return None
+    pushing = run.kind == SyncRun.Kind.XERO_PUSH
+    lease_release_orphaned(
+        XeroOrganisation.objects.filter(pk=organisation.pk),
+        "push_lease_until" if pushing else "pull_lease_until",
+        kind=run.kind,
+        organisation=organisation.pk,
     )
+    enqueue = push_enqueue if pushing else pull_enqueue
+    enqueue(organisation=organisation)
+    return None  # the task opens its own run
 
 
 def _lease_release(organisation: XeroOrganisation, field: str) -> None:
@@ -281,9 +319,7 @@ def xero_push(*, organisation_id: int, limit: int | None = None) -> SyncRun:
     """Post every unposted line (and re-posts the owner confirmed). Skips, recording why,
     in audit-only mode, while paused for the day budget, or with an incomplete mapping."""
     organisation = XeroOrganisation.objects.get(pk=organisation_id)
-    run = SyncRun.objects.create(
-        kind=SyncRun.Kind.XERO_PUSH, status=SyncRun.Status.RUNNING, label=organisation.name
-    )
+    run = _run_open(organisation, SyncRun.Kind.XERO_PUSH)
     if not organisation.posts:
         return _run_finish(run, SyncRun.Status.SKIPPED, reason="Audit only: nothing is posted")
     if organisation.paused_until and organisation.paused_until > timezone.now():
@@ -291,14 +327,12 @@ def xero_push(*, organisation_id: int, limit: int | None = None) -> SyncRun:
     missing = mapping.mapping_complete(organisation)
     if missing:
         return _run_finish(run, SyncRun.Status.SKIPPED, reason="To post, " + "; ".join(missing))
-    if not _lease(organisation, "push_lease_until"):
+    if not _lease(organisation, "push_lease_until", run):
         return _run_finish(run, SyncRun.Status.SKIPPED, reason="Another push is running")
     try:
         # Holding the lease, any other RUNNING push of this organisation was killed.
-        SyncRun.objects.filter(
-            kind=SyncRun.Kind.XERO_PUSH, status=SyncRun.Status.RUNNING, label=organisation.name
-        ).exclude(pk=run.pk).update(
-            status=SyncRun.Status.FAILED, error="Interrupted", finished_at=timezone.now()
+        runs_orphaned_fail(
+            exclude=run.pk, kind=SyncRun.Kind.XERO_PUSH, detail__organisation=organisation.pk
         )
         run.progress_total = lines_unposted(organisation).count()
         run.save(update_fields=["progress_total"])
@@ -344,14 +378,15 @@ def _push_run(organisation: XeroOrganisation, run: SyncRun, limit: int | None) -
 def xero_pull(*, organisation_id: int) -> SyncRun:
     """Read bank documents and balances of the mapped accounts back from Xero."""
     organisation = XeroOrganisation.objects.get(pk=organisation_id)
-    run = SyncRun.objects.create(
-        kind=SyncRun.Kind.XERO_PULL, status=SyncRun.Status.RUNNING, label=organisation.name
-    )
+    run = _run_open(organisation, SyncRun.Kind.XERO_PULL)
     if organisation.paused_until and organisation.paused_until > timezone.now():
         return _run_finish(run, SyncRun.Status.SKIPPED, reason=organisation.pause_reason)
-    if not _lease(organisation, "pull_lease_until"):
+    if not _lease(organisation, "pull_lease_until", run):
         return _run_finish(run, SyncRun.Status.SKIPPED, reason="Another read-back is running")
     try:
+        runs_orphaned_fail(
+            exclude=run.pk, kind=SyncRun.Kind.XERO_PULL, detail__organisation=organisation.pk
+        )
         return _pull_run(organisation, run)
     finally:
         _lease_release(organisation, "pull_lease_until")

@@ -23,8 +23,10 @@ from ledger.xero import mapping
 from ledger.xero.client import XeroError
 from ledger.xero.limits import DayBudgetLow
 from ledger.xero.session import connection_current
+from treasury.params import param_text
 
 SESSION_KEY = "xero_oauth"
+OAUTH_TEXT_MAX = 2048  # an authorization code or state, far longer than Xero's
 
 
 def _redirect_uri(request: HttpRequest) -> str:
@@ -90,13 +92,14 @@ def xero_callback(request: HttpRequest) -> HttpResponse:
     """Xero sends the owner back here. Only the browser that started the sign-in holds
     the matching state and PKCE verifier, so this GET cannot be replayed by anyone else."""
     pending = request.session.pop(SESSION_KEY, None) or {}
-    if request.GET.get("error"):
-        messages.error(request, f"Xero did not connect: {request.GET['error']}.")
+    error = param_text(request.GET, "error")
+    if error:
+        messages.error(request, f"Xero did not connect: {error}.")
         return redirect("ledger:xero")
     try:
         services.xero_connect_finish(
-            code=request.GET.get("code", ""),
-            state=request.GET.get("state", ""),
+            code=param_text(request.GET, "code", max_length=OAUTH_TEXT_MAX),
+            state=param_text(request.GET, "state", max_length=OAUTH_TEXT_MAX),
             expected_state=pending.get("state", ""),
             code_verifier=pending.get("verifier", ""),
             redirect_uri=_redirect_uri(request),

@@ -11,7 +11,9 @@ security_log = logging.getLogger("bulwark.security")
 def _log_failed_login(
     sender: Any, credentials: dict[str, Any], request: Any = None, **_: Any
 ) -> None:
-    address = request.META.get("REMOTE_ADDR", "?") if request is not None else "?"
+    from treasury.security import client_address
+
+    address = (client_address(request) if request is not None else None) or "?"
     security_log.warning(
         "Failed sign-in for username=%r from %s", credentials.get("username"), address
     )
@@ -22,7 +24,7 @@ class TreasuryConfig(AppConfig):
     verbose_name = "Treasury"
 
     def ready(self) -> None:
-        from treasury import access
+        from treasury import access, security  # noqa: F401 - security registers its check
 
         # After every migrate, so view permissions of models added later reach the
         # accountant without anyone remembering to grant them.

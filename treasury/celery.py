@@ -21,6 +21,10 @@ MINUTE = 60.0
 app.conf.beat_schedule = {
     # A heartbeat the status panel reads: proves beat and a worker are both alive.
     "heartbeat": {"task": "treasury.heartbeat", "schedule": MINUTE},
+    # Runs left RUNNING by a killed process (SIGKILL, OOM, a restart) are marked
+    # interrupted and queued again: every minute, so nothing waits on a lease's expiry
+    # or on Redis' visibility timeout. One query when nothing is running.
+    "runs-sweep": {"task": "accounts.runs_sweep", "schedule": MINUTE},
     # Post new Wise lines to Xero every 15 minutes: fresh enough for the books, and even
     # a busy day's lines fit in a handful of batched calls, far inside 60 a minute.
     # Does nothing in audit-only mode or while paused for the day budget.

@@ -201,7 +201,8 @@ def _legend(labels: list[tuple[str, str]]) -> str:
     if len(labels) < 2:
         return ""
     items = "".join(
-        f'<span><i class="swatch" style="background:{color}"></i>{escape(label)}</span>'
+        f'<span><svg class="swatch" viewBox="0 0 1 1" aria-hidden="true">'
+        f'<rect width="1" height="1" fill="{escape(color)}"/></svg>{escape(label)}</span>'
         for label, color in labels
     )
     return f'<div class="legend">{items}</div>'

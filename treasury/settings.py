@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "csp",
     "treasury.apps.TreasuryConfig",
     "treasury.fx.apps.FxConfig",
     "treasury.cashview.apps.CashViewConfig",
@@ -66,6 +68,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (static files keep their own caching), before everything that
+    # answers a request: every page and export gets its CSP and `no-store`.
+    "treasury.security.ContentSecurityPolicyMiddleware",
+    "treasury.security.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -140,7 +146,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
-AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0) or None
+# Proxies in front of Bulwark (a TLS terminator: 1). The throttle counts failures against
+# the client's address as the outermost proxy saw it (`treasury.security.client_address`).
+PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "treasury.security.client_address"
 
 OTP_TOTP_ISSUER = "Bulwark"
 
@@ -183,6 +192,22 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# A strict policy on every response (`treasury.security`): nothing inline, nothing from
+# another origin, no eval. Forms may also post to Xero's login page (added per request).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
@@ -199,7 +224,12 @@ CELERY_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Redis hands an unacknowledged task (acks_late) to another worker after this long;
+    # sized to the longest task (the hard time limit) plus a minute, so a killed worker's
+    # task runs again within ~11 minutes, and the runs sweep re-queues its run sooner.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_TASK_TIME_LIMIT", default=600) + 60
+    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -209,11 +239,14 @@ if REDIS_URL:
     }
 else:
     # Embedded broker: kombu's filesystem transport, so a real worker and beat run
-    # as separate processes on one machine with no server to install.
-    for sub in ("queue", "processed", "results", "control"):
+    # as separate processes on one machine with no server to install; `treasury.broker`
+    # keeps a message on disk until it is acknowledged, so a killed worker loses none.
+    for sub in ("queue", "processed", "results", "control", "unacked"):
         (CELERY_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT = "treasury.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "unacked_folder": str(CELERY_DIR / "unacked"),
         "data_folder_in": str(CELERY_DIR / "queue"),
         "data_folder_out": str(CELERY_DIR / "queue"),
         "processed_folder": str(CELERY_DIR / "processed"),
@@ -227,6 +260,9 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+# The queue tasks go to and workers read (one per install sharing a Redis; tests use
+# one per test process, so their workers never take each other's tasks).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

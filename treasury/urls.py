@@ -7,6 +7,7 @@ from treasury.cashview import views as cashview_views
 admin.site.site_header = "Bulwark administration"
 admin.site.site_title = "Bulwark admin"
 admin.site.index_title = "Records and the mismatch queue"
+handler400 = "treasury.views.bad_request"
 admin.site.login = views.admin_login_redirect  # type: ignore[method-assign]
 
 urlpatterns = [

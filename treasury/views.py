@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import BadRequest
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
@@ -15,6 +16,9 @@ from django_otp import login as otp_login
 from treasury import totp
 from treasury.access import read_only_allowed
 from treasury.forms import LoginForm, TotpConfirmForm
+from treasury.params import param_text
+
+NEXT_MAX = 1000  # a `next` address; the login page checks it is ours before following it
 
 
 class LoginView(auth_views.LoginView):
@@ -37,7 +41,7 @@ def admin_login_redirect(request: HttpRequest, extra_context: Any = None) -> Htt
     """The admin signs in through Bulwark's own login page (throttle and TOTP apply)."""
     if request.user.is_authenticated:
         return redirect("admin:index")
-    next_url = request.GET.get("next", reverse("admin:index"))
+    next_url = param_text(request.GET, "next", max_length=NEXT_MAX) or reverse("admin:index")
     return redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
 
 
@@ -67,6 +71,13 @@ def security(request: HttpRequest) -> HttpResponse:
             if action == "confirm" and pending is not None:
                 context.update(pending=pending, qr_svg=totp.qr_svg(pending))
     return render(request, "treasury/security.html", context)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The 400 page: names what was wrong (a `treasury.params.BadParameter`, or any
+    `BadRequest`) and links to the page with its defaults."""
+    message = str(exception) if isinstance(exception, BadRequest) else ""
+    return render(request, "400.html", {"message": message}, status=400)
 
 
 @login_not_required

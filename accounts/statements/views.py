@@ -15,6 +15,7 @@ from accounts.statements.forms import (
 from accounts.statements.routing import FileAccount, StatementAccountsError
 from accounts.statements.selectors import statement_imports_recent
 from accounts.statements.services import statement_import
+from treasury.params import param_int
 
 TEMPLATE = "statements/upload.html"
 
@@ -35,7 +36,9 @@ def statement_upload(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             context.update(_import(request, form))
     else:
-        form = StatementUploadForm(initial={"account": request.GET.get("account")})
+        form = StatementUploadForm(
+            initial={"account": param_int(request.GET, "account", lenient=True)}
+        )
     context.update(form=form, recent=statement_imports_recent(), reselect=not request.htmx)  # type: ignore[attr-defined]
     if request.htmx and request.method == "POST":  # type: ignore[attr-defined]
         return render(request, f"{TEMPLATE}#import-result", {**context, "oob": True})

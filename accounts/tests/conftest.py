@@ -25,3 +25,13 @@ def wise_connection(db, wise_sim, wise_settings) -> WiseConnection:
 @pytest.fixture
 def connect(db, wise_settings) -> Callable[..., WiseConnection]:
     return lambda sim, **options: connection_to(sim, wise_settings, **options)
+
+
+@pytest.fixture
+def hooked(wise_sim, connect) -> WiseConnection:
+    """A connection that knows the simulator's webhook key, with its accounts synced."""
+    from accounts.wise.sync import wise_balances_sync
+
+    connection = connect(wise_sim, webhook_public_key=wise_sim.webhook_public_key_pem)
+    wise_balances_sync(connection=connection)
+    return connection

@@ -13,20 +13,12 @@ from django.urls import reverse
 from accounts.models import CashAccount, SyncRun, Transaction, WebhookDelivery
 from accounts.tasks import sync_wise_account
 from accounts.tests.wise_helpers import simulator_keys, stored_keys
-from accounts.wise.sync import wise_balances_sync, wise_connection_sync
+from accounts.wise.sync import wise_connection_sync
 from simulators.wise.fixtures import rsa_keypair
 
 pytestmark = pytest.mark.django_db
 
 URL = "/webhooks/wise/"
-
-
-@pytest.fixture
-def hooked(wise_sim, connect):
-    """A connection that knows the simulator's webhook key, with its accounts synced."""
-    connection = connect(wise_sim, webhook_public_key=wise_sim.webhook_public_key_pem)
-    wise_balances_sync(connection=connection)
-    return connection
 
 
 def _event(sim, balance_id=70002, amount="250.00"):

@@ -6,8 +6,6 @@ owner names the host, process and run, so a lease or a run left by a process of 
 host that no longer exists (`kill -9`) is taken over at once instead of after expiry.
 """
 
-import os
-import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,53 +17,19 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import CashAccount, StatementCursor, SyncRun
+from accounts.runs import owner_is_dead, process_name, run_interrupted_mark, runs_orphaned_fail
 
-
-def process_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+__all__ = ["leased", "process_name", "sync_runs_interrupted_fail"]
+INTERRUPTED = "Interrupted: the process running this sync stopped; a later sync resumes it."
 
 
 def sync_runs_interrupted_fail() -> int:
-    """Fail the runs left RUNNING by processes of this host that were killed."""
-    failed = 0
-    running = SyncRun.objects.filter(
-        status=SyncRun.Status.RUNNING,
-        kind__in=[SyncRun.Kind.WISE_BALANCES, SyncRun.Kind.WISE_STATEMENTS],
-    )
-    for run in running.only("pk", "detail"):
-        if _owner_is_dead(run.detail.get("process", "")):
-            failed += _interrupted_run_fail(run.pk)
-    return failed
+    """Fail the Wise runs left RUNNING by processes that were killed."""
+    return runs_orphaned_fail(kind__in=[SyncRun.Kind.WISE_BALANCES, SyncRun.Kind.WISE_STATEMENTS])
 
 
 def _lease_owner(run: SyncRun) -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{run.pk}:{uuid.uuid4().hex[:8]}"
-
-
-def _owner_is_dead(owner: str) -> bool:
-    """Whether the lease holder was a process on this host that no longer runs."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _interrupted_run_fail(run_id: int) -> int:
-    return SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error="Interrupted: the process running this sync stopped; a later sync resumes it.",
-    )
+    return f"{process_name()}:{run.pk}:{uuid.uuid4().hex[:8]}"
 
 
 def lease_acquire(cursor: StatementCursor, owner: str) -> bool:
@@ -79,13 +43,16 @@ def lease_acquire(cursor: StatementCursor, owner: str) -> bool:
     taken = StatementCursor.objects.filter(free, pk=cursor.pk).update(
         locked_until=until, lock_owner=owner
     )
-    if not taken and previous and _owner_is_dead(previous):
+    if not taken and previous and owner_is_dead(previous):
         taken = StatementCursor.objects.filter(pk=cursor.pk, lock_owner=previous).update(
             locked_until=until, lock_owner=owner
         )
     run_id = (previous or "").split(":")[2:3]
-    if taken and run_id and run_id[0].isdigit():  # the run that held it never finished
-        _interrupted_run_fail(int(run_id[0]))
+    own_run = owner.split(":")[2:3]
+    if taken and run_id and run_id[0].isdigit() and run_id != own_run:
+        # The run that held it never finished (unless it is this very run, redelivered
+        # to this process by the broker after its first worker was killed).
+        run_interrupted_mark(int(run_id[0]), INTERRUPTED)
     return bool(taken)
 
 

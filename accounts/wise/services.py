@@ -3,7 +3,10 @@
 A sync request records a QUEUED `SyncRun` (what pages and tests see) and enqueues its
 Celery task after the transaction commits. Requests coalesce: while a run for the same
 account (or connection) is still queued, a new request returns it instead of queueing
-another, since that run will fetch everything up to the moment it starts.
+another, since that run will fetch everything up to the moment it starts. The check and
+the insert are one step: the request locks the account's (or connection's) row first,
+so fifty webhooks arriving together queue one sync (on SQLite the IMMEDIATE transaction
+serialises them the same way).
 """
 
 from dataclasses import dataclass
@@ -94,10 +97,12 @@ def _queued(**filters: object) -> SyncRun | None:
     )
 
 
+@transaction.atomic
 def wise_account_sync_request(*, account: CashAccount, label: str = "") -> SyncRun:
     """Queue one sync of the account's statements (or return the one already queued)."""
     from accounts.tasks import sync_wise_account
 
+    CashAccount.objects.select_for_update().filter(pk=account.pk).first()  # one at a time
     queued = _queued(account=account)
     if queued is not None:
         return queued
@@ -111,10 +116,12 @@ def wise_account_sync_request(*, account: CashAccount, label: str = "") -> SyncR
     return run
 
 
+@transaction.atomic
 def wise_connection_sync_request(*, connection: WiseConnection) -> SyncRun:
     """Queue a sync of the whole connection ("Sync now"), unless one is queued or running."""
     from accounts.tasks import sync_wise_connection
 
+    WiseConnection.objects.select_for_update().filter(pk=connection.pk).first()
     sync_runs_interrupted_fail()
     active = (
         SyncRun.objects.filter(
@@ -137,3 +144,18 @@ def wise_connection_sync_request(*, connection: WiseConnection) -> SyncRun:
     )
     transaction.on_commit(lambda: sync_wise_connection.delay(connection.pk, run.pk))
     return run
+
+
+def wise_run_requeue(run: SyncRun) -> SyncRun | None:
+    """The sweep's re-queue of an interrupted Wise run (beat: `runs_sweep`)."""
+    from accounts.tasks import sync_wise_balances
+
+    if run.kind == SyncRun.Kind.WISE_BALANCES:
+        transaction.on_commit(sync_wise_balances.delay)
+        return None
+    if "parent" in run.detail:  # a step of a connection sync, which is queued again itself
+        return None
+    if run.account is not None:
+        return wise_account_sync_request(account=run.account, label=f"{run.account} (again)")
+    connection = WiseConnection.objects.filter(pk=run.detail.get("connection")).first()
+    return None if connection is None else wise_connection_sync_request(connection=connection)

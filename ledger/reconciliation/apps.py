@@ -18,3 +18,9 @@ class ReconciliationConfig(AppConfig):
 
         register_status_provider(mismatches_status)
         register_proof_provider(proved_through)
+
+        from accounts.models import SyncRun
+        from accounts.runs import run_requeue_register
+        from ledger.reconciliation.services import reconcile_requeue
+
+        run_requeue_register(SyncRun.Kind.RECONCILE, reconcile_requeue)  # after a killed process

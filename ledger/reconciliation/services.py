@@ -35,6 +35,12 @@ from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from accounts.models import CashAccount, DailyBalance, SyncRun, Transaction
+from accounts.runs import (
+    lease_release_orphaned,
+    run_process_mark,
+    runs_holders_dead,
+    runs_orphaned_fail,
+)
 from ledger.models import (
     BankAccountMapping,
     LedgerEntry,
@@ -145,14 +151,24 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
 
-def _lease_take(organisation: XeroOrganisation) -> bool:
+def _lease_take(organisation: XeroOrganisation, run: SyncRun) -> bool:
+    """Free, expired, or held by a process that died (taken over at once, compare-and-set
+    on the dead holder's value); the dead holder's runs are marked interrupted."""
     ReconcileLease.objects.get_or_create(organisation=organisation)
     now = timezone.now()
-    return bool(
-        ReconcileLease.objects.filter(organisation=organisation)
-        .filter(Q(until__isnull=True) | Q(until__lt=now))
-        .update(until=now + LEASE, rerun=False)
-    )
+    rows = ReconcileLease.objects.filter(organisation=organisation)
+    if rows.filter(Q(until__isnull=True) | Q(until__lt=now)).update(until=now + LEASE, rerun=False):
+        taken = True
+    else:
+        held = rows.values_list("until", flat=True).first()
+        taken = (
+            held is not None
+            and runs_holders_dead(kind=run.kind, exclude=run.pk, organisation=organisation.pk)
+            and bool(rows.filter(until=held).update(until=now + LEASE))
+        )
+    if taken:
+        runs_orphaned_fail(exclude=run.pk, kind=run.kind, detail__organisation=organisation.pk)
+    return taken
 
 
 def _rerun_take(organisation: XeroOrganisation) -> bool:
@@ -168,14 +184,16 @@ def reconcile(
     `SyncRun` of kind RECONCILE with its progress and what it found."""
     organisation = XeroOrganisation.objects.get(pk=organisation_id)
     single = account_ids[0] if account_ids and len(account_ids) == 1 else None
-    run = SyncRun.objects.create(
+    run = SyncRun(
         kind=SyncRun.Kind.RECONCILE,
         status=SyncRun.Status.RUNNING,
         label=organisation.name,
         account_id=single,
         progress_total=len(STEPS),
     )
-    if not _lease_take(organisation):
+    run_process_mark(run, organisation=organisation.pk, accounts=list(account_ids or []) or None)
+    run.save()
+    if not _lease_take(organisation, run):
         ReconcileLease.objects.filter(organisation=organisation).update(rerun=True)
         return _finish(
             run,
@@ -849,6 +867,20 @@ def _mismatches_store(
 
 
 # --- enqueueing ------------------------------------------------------------------------------
+
+
+def reconcile_requeue(run: SyncRun) -> SyncRun | None:
+    """The sweep's re-queue of an interrupted reconciliation (beat: `runs_sweep`)."""
+    organisation_id = run.detail.get("organisation")
+    if XeroOrganisation.objects.filter(pk=organisation_id).exists():
+        lease_release_orphaned(
+            ReconcileLease.objects.filter(organisation_id=organisation_id),
+            "until",
+            kind=run.kind,
+            organisation=organisation_id,
+        )
+        reconcile_enqueue(organisation_id=organisation_id, account_ids=run.detail.get("accounts"))
+    return None  # the task opens its own run
 
 
 def reconcile_enqueue(*, organisation_id: int, account_ids: list[int] | None = None) -> None:

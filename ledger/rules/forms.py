@@ -149,6 +149,13 @@ def kept(form: forms.BaseForm) -> bool:
     return bool(data) and not data.get("DELETE")
 
 
+# A rule has a handful of conditions and at most one action per field (two tracking
+# categories): a request claiming 100,000 rows builds at most this many forms, and is
+# refused ("at most 20") instead of costing seconds of server time.
+MAX_ROWS = 20
+ROWS_BOUNDED: dict[str, Any] = {"max_num": MAX_ROWS, "absolute_max": MAX_ROWS, "validate_max": True}
+
+
 def condition_formset(
     *, data: Any = None, instance: Rule, initial: list[dict[str, Any]] | None = None
 ):
@@ -159,6 +166,7 @@ def condition_formset(
         formset=_AccountChoicesFormSet,
         extra=len(initial or []) or (0 if instance.pk else 1),
         can_delete=True,
+        **ROWS_BOUNDED,
     )
     return formset_class(data=data, instance=instance, initial=initial, prefix="conditions")
 
@@ -171,6 +179,7 @@ def action_formset(*, data: Any = None, instance: Rule):
         formset=_ActionFormSet,
         extra=0 if instance.pk else 1,
         can_delete=True,
+        **ROWS_BOUNDED,
     )
     return formset_class(data=data, instance=instance, prefix="actions")
 

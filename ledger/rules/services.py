@@ -14,6 +14,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.models import CashAccount, SyncRun, Transaction
+from accounts.runs import run_process_mark
 from ledger.rules import defaults
 from ledger.rules.engine import (
     Engine,
@@ -358,16 +359,18 @@ def _run_queryset(run: RuleRun) -> QuerySet[Transaction]:
 
 
 def rule_run_execute(*, run_id: int) -> RuleRun:
-    """Carry out a run with live progress. A redelivered run that already succeeded is
-    left alone; one interrupted mid-way runs again from the start (harmless)."""
+    """Carry out a run with live progress. A redelivered run that already succeeded, or
+    that the sweep queued again as another run, is left alone; one interrupted mid-way
+    runs again from the start (harmless)."""
     run = RuleRun.objects.select_related("sync_run").get(pk=run_id)
     sync = run.sync_run
-    if sync.status == SyncRun.Status.SUCCEEDED:
+    if sync.status == SyncRun.Status.SUCCEEDED or "requeued_as" in sync.detail:
         return run
     queryset = _run_queryset(run)
     sync.status, sync.progress_done = SyncRun.Status.RUNNING, 0
     sync.progress_total = queryset.count()
-    sync.save(update_fields=["status", "progress_done", "progress_total"])
+    run_process_mark(sync)
+    sync.save(update_fields=["status", "progress_done", "progress_total", "detail"])
 
     def progress(done: int) -> None:
         SyncRun.objects.filter(pk=sync.pk).update(progress_done=min(done, sync.progress_total))
@@ -399,6 +402,17 @@ def rule_run_execute(*, run_id: int) -> RuleRun:
         summary=f"{sync.label}: {result.lines_changed} of {result.lines_seen} lines changed",
     )
     return run
+
+
+def rule_run_requeue(sync: SyncRun) -> SyncRun | None:
+    """The sweep's re-queue of an interrupted run: the same scope, as a new run."""
+    run = RuleRun.objects.filter(sync_run=sync).select_related("rule", "account").first()
+    if run is None:
+        return None
+    again = rule_run_start(
+        scope=run.scope, rule=run.rule, account=run.account, first_seq=run.first_seq
+    )
+    return again.sync_run
 
 
 def rules_apply_new_lines(*, account_id: int, first_seq: int) -> RuleRun | None:

@@ -30,6 +30,7 @@ from ledger.rules.forms import (
     kept,
 )
 from ledger.rules.models import BOOKING_FIELDS, Rule, RuleRun
+from treasury.params import param_int
 
 PAGE_SIZE = 50
 PREVIEW_LINES = 50
@@ -101,9 +102,9 @@ def rule_create(request: HttpRequest) -> HttpResponse:
         return _save(request, rule)
     initial = None
     line = None
-    line_id = request.GET.get("from_line", "")
-    if line_id.isdigit():
-        line = selectors.line_with_booking(line_id=int(line_id))
+    line_id = param_int(request.GET, "from_line", lenient=True)
+    if line_id is not None:
+        line = selectors.line_with_booking(line_id=line_id)
     if line is not None:
         initial = condition_initial_from_line(line)
         rule.name = (line.counterparty or line.description)[:80]
@@ -137,8 +138,8 @@ def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def rule_preview(request: HttpRequest) -> HttpResponse:
     """The editor's live preview: a dry run of the engine with the rule as typed."""
-    rule_id = request.GET.get("rule_id", "")
-    rule = Rule.objects.filter(pk=int(rule_id)).first() if rule_id.isdigit() else None
+    rule_id = param_int(request.GET, "rule_id", lenient=True)
+    rule = Rule.objects.filter(pk=rule_id).first() if rule_id is not None else None
     rule = rule or Rule(position=services.rule_next_position())
     form, conditions, actions = _forms_bound(request, rule)
     context: dict[str, Any] = {
@@ -247,9 +248,14 @@ def run_status(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "rules/list.html#run-status", {"run": run})
 
 
+def _page_number(request: HttpRequest) -> int:
+    """`?page=N`; a wrong one is page 1 (past the end: the last page, as Paginator does)."""
+    return param_int(request.GET, "page", default=1, lenient=True) or 1
+
+
 @require_GET
 def uncategorized(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.lines_uncategorized(), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.lines_uncategorized(), PAGE_SIZE).get_page(_page_number(request))
     context = {"page": page, "counterparties": selectors.uncategorized_counterparties()}
     return render(request, "rules/uncategorized.html", context)
 
@@ -294,5 +300,5 @@ def line_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def audit(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.audit_entries(), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.audit_entries(), PAGE_SIZE).get_page(_page_number(request))
     return render(request, "rules/audit.html", {"page": page})

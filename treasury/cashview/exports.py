@@ -28,6 +28,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from accounts.models import CashAccount, Transaction
 from accounts.selectors import cash_accounts_with_balance
 from treasury.cashview.selectors import ROUNDING, Choices, DayRates
+from treasury.cells import row_defuse
 from treasury.fx.convert import PRECISION, Conversion, RateBook, rate_display
 from treasury.fx.policy import RateDatePolicy, policy_note, rate_date_for
 from treasury.money import from_minor, minor_units, quantize
@@ -35,8 +36,6 @@ from treasury.money import from_minor, minor_units, quantize
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHUNK = 2000
-# Spreadsheets run text that starts like a formula; such text gets a leading apostrophe.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 RATE_DIGITS = 15  # of a crossed rate: as many as a spreadsheet keeps
 
 # Every row ends with the conversion: amount in the base, the rate behind it, and why not.
@@ -53,13 +52,6 @@ LINE_HEADER = [
 ]
 MONEY_COLUMNS = {"balance", "converted", "amount", "fee"}
 DATE_COLUMNS = {"as_of", "date", "rate_date"}
-TEXT_COLUMNS = frozenset(
-    ["institution", "account", "description", "counterparty", "reference", "payment_reference"]
-)
-
-
-def _text(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def _rate_columns(
@@ -189,26 +181,19 @@ def _csv_value(value: Any) -> Any:
 def _csv_lines(header: Sequence[str], rows: Iterable[list[Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(header)
-    text_at = [n for n, name in enumerate(header) if name in TEXT_COLUMNS]
     for row in rows:
-        for n in text_at:
-            row[n] = _text(row[n])
-        yield writer.writerow([_csv_value(value) for value in row])
+        yield writer.writerow([_csv_value(value) for value in row_defuse(row)])
 
 
-def _xlsx_row(
-    sheet: WriteOnlyWorksheet, header: Sequence[str], row: list[Any], formats: dict[int, str]
-) -> list[Any]:
+def _xlsx_row(sheet: WriteOnlyWorksheet, row: list[Any], formats: dict[int, str]) -> list[Any]:
     cells: list[Any] = []
-    for n, value in enumerate(row):
+    for n, value in enumerate(row_defuse(row)):
+        cell = WriteOnlyCell(sheet, value=value)
         if n in formats and value != "":
-            cell = WriteOnlyCell(sheet, value=value)
             cell.number_format = formats[n]
-            cells.append(cell)
-        elif isinstance(value, str) and header[n] in TEXT_COLUMNS:
-            cells.append(_text(value))
-        else:
-            cells.append(value)
+        elif isinstance(value, str):
+            cell.data_type = "s"  # text, never a formula, whatever it starts with
+        cells.append(cell)
     return cells
 
 
@@ -233,10 +218,10 @@ def _xlsx_file(
     ]
     for row in rows:
         formats = dates | {n: _money_format(row[code_at]) for n, code_at in money}
-        sheet.append(_xlsx_row(sheet, header, row, formats))
+        sheet.append(_xlsx_row(sheet, row, formats))
     notes = book.create_sheet("About")
     for pair in about:
-        notes.append(list(pair))
+        notes.append(_xlsx_row(notes, list(pair), {}))
     handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 - FileResponse closes it
     book.save(handle)
     handle.seek(0)

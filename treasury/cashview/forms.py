@@ -16,6 +16,7 @@ from treasury.cashview.selectors import DEFAULT_RANGE, SOURCES, Choices
 from treasury.fx.models import Source
 from treasury.fx.policy import RateDatePolicy
 from treasury.money import UnknownCurrencyError, currency_validate
+from treasury.params import DayField
 
 RANGE_LABELS = {"3m": "3 months", "1y": "1 year", "3y": "3 years", "all": "All"}
 FORMATS = ("csv", "xlsx")
@@ -33,7 +34,7 @@ class CurrencyField(forms.CharField):
             raise forms.ValidationError(str(exc)) from exc
 
 
-class NotAfterToday(forms.DateField):
+class NotAfterToday(DayField):
     def __init__(self, *, today: date, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.today = today
@@ -94,8 +95,8 @@ def choices_parse(query: QueryDict, *, today: date) -> tuple[Choices, list[str]]
 class PeriodForm(forms.Form):
     """The period of a transactions export (both days included)."""
 
-    start = forms.DateField()
-    end = forms.DateField()
+    start = DayField()
+    end = DayField()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -29,6 +29,7 @@ from treasury.cashview.status import LEVEL_ORDER, status_items, url_or_none
 from treasury.charts import BarSeries, Series, bar_chart, stacked_area_chart
 from treasury.fx.models import Source
 from treasury.fx.policy import RateDatePolicy
+from treasury.params import param_choice, param_flag, param_text
 
 TEMPLATE = "cashview/dashboard.html"
 FIRST_RUN = "cashview/first_run.html"
@@ -140,7 +141,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     target = request.htmx.target if request.htmx else None
     if target == "status":
         context = _status_context(today)
-        if request.GET.get("polling") and not context["status_polling"]:
+        if param_flag(request.GET, "polling") and not context["status_polling"]:
             return HttpResponseClientRefresh()  # a job just ended: show its figures
         return render(request, f"{TEMPLATE}#status", context)
     choices, errors = choices_parse(request.GET, today=today)
@@ -167,8 +168,10 @@ def _refused(errors: list[str]) -> HttpResponse:
 
 
 def _format(request: HttpRequest) -> str | None:
-    value = request.GET.get("format", "csv").strip().lower() or "csv"
-    return value if value in FORMATS else None
+    """`csv` (the default) or `xlsx`; None for anything else."""
+    if not param_text(request.GET, "format"):
+        return "csv"
+    return param_choice(request.GET, "format", FORMATS, lenient=True, fold_case=True)
 
 
 @require_GET
@@ -189,8 +192,8 @@ def export_transactions(request: HttpRequest) -> HttpResponse:
     start, end = _previous_month(choices.as_of)
     period = PeriodForm(
         {
-            "start": request.GET.get("start") or start.isoformat(),
-            "end": request.GET.get("end") or end.isoformat(),
+            "start": param_text(request.GET, "start") or start.isoformat(),
+            "end": param_text(request.GET, "end") or end.isoformat(),
         }
     )
     if not period.is_valid():

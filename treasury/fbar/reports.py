@@ -20,6 +20,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from treasury.cells import row_defuse
 from treasury.fbar import thresholds
 from treasury.fbar.selectors import AccountYear, FbarYear, dollars, long_date
 from treasury.fx.convert import rate_display
@@ -128,20 +129,15 @@ def _yes_no(required: bool, result: FbarYear) -> str:
     return "no" if result.is_complete else "not yet determined: some accounts have no rate"
 
 
-def _inert(cell: str) -> str:
-    """A cell a spreadsheet will not run as a formula (names and addresses come from
-    outside: a bank's or Wise's text). No figure here is negative, so none is touched."""
-    return f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
-
-
 def worksheet_csv(sheet: Worksheet) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     for key, value in sheet.summary():
-        writer.writerow([key, value])
+        writer.writerow(row_defuse([key, value]))
     writer.writerow([])
     writer.writerow(COLUMNS)
-    writer.writerows([[_inert(cell) for cell in row] for row in sheet.rows()])
+    # Names and addresses come from outside (a bank's or Wise's text): made inert.
+    writer.writerows([row_defuse(row) for row in sheet.rows()])
     # A BOM so spreadsheet programs read the masking dots and accents as UTF-8.
     return ("\ufeff" + out.getvalue()).encode()
 

@@ -30,6 +30,7 @@ from treasury.fbar.forms import (
 )
 from treasury.fbar.models import MANUAL_SOURCE, ThresholdAlert
 from treasury.fbar.thresholds import FBAR_THRESHOLD_USD, MANY_ACCOUNTS
+from treasury.params import param_choice, param_int
 
 TEMPLATE = "fbar/report.html"
 ACCOUNT_TEMPLATE = "fbar/account.html"
@@ -76,7 +77,9 @@ def _page_context(year: int, today: date) -> dict[str, Any]:
 @require_GET
 def report(request: HttpRequest, year: int | None = None) -> HttpResponse:
     today = timezone.localdate()
-    asked = year if year is not None else request.GET.get("year")
+    asked = year
+    if asked is None:
+        asked = param_int(request.GET, "year", minimum=FIRST_YEAR, maximum=today.year)
     year = _year(asked, today) if asked else selectors.default_report_year(today)
     if request.htmx and request.htmx.target == "worksheet":
         return render(request, f"{TEMPLATE}#worksheet", _worksheet_context(year, today))
@@ -89,7 +92,8 @@ def export(request: HttpRequest, year: int, extension: str) -> HttpResponse:
     `?copy=accountant` gives the owner the masked one to pass on."""
     today = timezone.localdate()
     year = _year(year, today)
-    whole = can_write(request.user) and request.GET.get("copy") != "accountant"
+    copy = param_choice(request.GET, "copy", ["owner", "accountant"], default="owner")
+    whole = can_write(request.user) and copy != "accountant"
     sheet = reports.Worksheet(
         result=selectors.fbar_year(year=year, today=today), whole_numbers=whole
     )

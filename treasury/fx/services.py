@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import CashAccount, SyncRun
+from accounts.runs import run_process_mark, runs_orphaned_fail
 from treasury.fx.calendar import ecb_latest_publication, previous_target_day
 from treasury.fx.models import OverrideLog, Rate, Source
 from treasury.fx.precision import RateInvalid, rate_validate
@@ -255,6 +256,7 @@ class _Run:
         if log is None:
             log = SyncRun(kind=SyncRun.Kind.RATES, label=source)
         log.status, log.started_at = SyncRun.Status.RUNNING, timezone.now()
+        run_process_mark(log)
         log.save()
         self.log = log
 
@@ -270,6 +272,9 @@ class _Run:
 
 
 def _another_run_active(source: str, run_id: int | None) -> bool:
+    """A live fetch of `source` is running; one left by a dead process is marked
+    interrupted here instead, so a killed fetch blocks nothing (not even for RUN_LEASE)."""
+    runs_orphaned_fail(exclude=run_id, kind=SyncRun.Kind.RATES, label=source)
     return (
         SyncRun.objects.filter(
             kind=SyncRun.Kind.RATES, label=source, status=SyncRun.Status.RUNNING,
@@ -280,6 +285,11 @@ def _another_run_active(source: str, run_id: int | None) -> bool:
     )  # fmt: skip
 
 
+def rates_fetch_requeue(run: SyncRun) -> SyncRun | None:
+    """The sweep's re-queue of an interrupted fetch (beat: `runs_sweep`)."""
+    return rates_fetch_enqueue(source=run.label) if run.label in FETCHED_SOURCES else None
+
+
 def rates_fetch_enqueue(*, source: str) -> SyncRun:
     """Queue a fetch for the worker and return its log row, for the page to poll. A fetch
     of the source already queued or running is returned instead of a second one."""
@@ -288,6 +298,7 @@ def rates_fetch_enqueue(*, source: str) -> SyncRun:
     source = Source(source)
     if source not in FETCHED_SOURCES:
         raise ValueError(f"{source} rates are entered by the owner, not fetched")
+    runs_orphaned_fail(kind=SyncRun.Kind.RATES, label=source)  # a killed fetch is not pending
     pending = (
         SyncRun.objects.filter(
             kind=SyncRun.Kind.RATES, label=source,

@@ -6,6 +6,8 @@ from typing import Any
 
 from celery import shared_task
 
+from accounts.models import SyncRun
+from accounts.runs import run_superseded
 from treasury.fx.models import Source
 from treasury.fx.services import ecb_fetch_due, rates_fetch
 
@@ -17,7 +19,10 @@ def _outcome(source: str, **kwargs: Any) -> dict[str, Any]:
 
 @shared_task(name="fx.fetch_rates", acks_late=True, soft_time_limit=300, time_limit=360)
 def fetch_rates(source: str, since: str | None = None, run_id: int | None = None) -> dict[str, Any]:
-    """Fetch one source now (from the rates page or `fetch_rates`)."""
+    """Fetch one source now (from the rates page or `fetch_rates`). A redelivery whose run
+    already ended (a killed worker's, marked interrupted) does nothing."""
+    if run_superseded(run_id):
+        return {"source": source, "status": SyncRun.Status.SKIPPED, "message": "superseded"}
     return _outcome(source, since=date.fromisoformat(since) if since else None, run_id=run_id)
 
 

@@ -25,6 +25,7 @@ from treasury.fx.models import Source
 from treasury.fx.policy import RateDatePolicy, policy_note
 from treasury.fx.services import OverrideError, override_remove, override_set, rates_fetch_enqueue
 from treasury.money import UnknownCurrencyError, currency_validate
+from treasury.params import param_flag, param_text
 
 TEMPLATE = "fx/rates.html"
 EARLIEST = date(1999, 1, 4)
@@ -32,7 +33,7 @@ EARLIEST = date(1999, 1, 4)
 
 def _base(request: HttpRequest) -> tuple[str, str]:
     """The base currency from `?base=` (default settings.BASE_CURRENCY), and an error."""
-    asked = request.GET.get("base", "").strip()
+    asked = param_text(request.GET, "base", max_length=3)
     if not asked:
         return settings.BASE_CURRENCY, ""
     try:
@@ -85,7 +86,7 @@ def _fetches_context(statuses: list[selectors.SourceStatus]) -> dict[str, Any]:
 def _page_context(request: HttpRequest) -> dict[str, Any]:
     base, base_error = _base(request)
     dates = selectors.latest_dates()
-    show_all = request.GET.get("all") == "1"
+    show_all = param_flag(request.GET, "all")
     only = None if show_all else selectors.currencies_held() | set(selectors.MAJOR_CURRENCIES)
     return {
         "base": base,
@@ -110,7 +111,7 @@ def rates(request: HttpRequest) -> HttpResponse:
         return render(request, f"{TEMPLATE}#history", context)
     if target == "fetches":
         context = _fetches_context(selectors.fetch_status())
-        if request.GET.get("polling") and not context["fetching"]:
+        if param_flag(request.GET, "polling") and not context["fetching"]:
             return HttpResponseClientRefresh()  # a fetch just ended: show its rates
         return render(request, f"{TEMPLATE}#fetches", context)
     return render(request, TEMPLATE, _page_context(request))

@@ -8,6 +8,7 @@ and caches never meet a developer's running `make run`.
 
 import os
 import tempfile
+import uuid
 
 os.environ["DEBUG"] = "false"
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
@@ -16,3 +17,6 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("STATIC_MANIFEST", "false")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API in tests
 os.environ["BULWARK_VAR_DIR"] = tempfile.mkdtemp(prefix="bulwark-test-")
+# Tasks of this test process go to its own queue: on a shared Redis, the workers that
+# crash tests start never take another process's tasks.
+os.environ["CELERY_QUEUE"] = f"test-{uuid.uuid4().hex[:8]}"

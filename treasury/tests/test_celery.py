@@ -28,6 +28,19 @@ def test_task_defaults_are_safe():
     assert app.conf.task_soft_time_limit < app.conf.task_time_limit
 
 
+def test_a_killed_workers_task_comes_back_within_the_longest_task(settings):
+    """Redis redelivers an unacknowledged task after its visibility timeout: sized to the
+    hard time limit (plus a minute), not the hour it was; the embedded broker keeps
+    unacknowledged messages on disk (treasury.broker)."""
+    options = app.conf.broker_transport_options
+    if settings.REDIS_URL:
+        assert options["visibility_timeout"] == app.conf.task_time_limit + 60
+    else:
+        assert app.conf.broker_transport == "treasury.broker:Transport"
+        assert options["unacked_folder"].endswith("unacked")
+    assert "runs-sweep" in app.conf.beat_schedule
+
+
 def test_every_beat_entry_names_a_registered_task():
     app.loader.import_default_modules()
     for name, entry in app.conf.beat_schedule.items():

@@ -21,7 +21,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def svg_of(markup: str):
-    match = re.search(r"<svg.*</svg>", str(markup), re.S)
+    match = re.search(r"<svg.*?</svg>", str(markup), re.S)  # the chart; legend swatches follow
     assert match, markup
     return ElementTree.fromstring(match.group(0))
 

@@ -67,7 +67,7 @@ def test_owner_changes_base_and_date_in_place_and_the_accountant_sees_the_same(
     page.evaluate("window.__stillHere = 'yes'")
     with page.expect_response(lambda r: "base=EUR" in r.url):
         page.select_option("#controls select[name=base]", "EUR")
-    page.wait_for_function("document.querySelector('#dashboard').dataset.base === 'EUR'")
+    page.wait_for_selector("#dashboard[data-base=EUR]")  # no eval'd predicate: CSP
     assert "base=EUR" in page.url
     assert page.evaluate("window.__stillHere") == "yes"  # no full reload
     assert total_of(page) == expected_total("EUR", today)
@@ -75,9 +75,7 @@ def test_owner_changes_base_and_date_in_place_and_the_accountant_sees_the_same(
     past = today - timedelta(days=200)
     with page.expect_response(lambda r: f"as_of={past:%Y-%m-%d}" in r.url):
         page.fill("#controls input[name=as_of]", past.isoformat())
-    page.wait_for_function(
-        f"document.querySelector('#dashboard').dataset.asOf === '{past:%Y-%m-%d}'"
-    )
+    page.wait_for_selector(f"#dashboard[data-as-of='{past:%Y-%m-%d}']")
     assert f"as_of={past:%Y-%m-%d}" in page.url
     assert "base=EUR" in page.url
     assert page.evaluate("window.__stillHere") == "yes"

@@ -28,7 +28,7 @@ def test_owner_flips_the_flag_and_the_year_follows(page, live_server, owner):
 
     page.locator("tr", has_text="Sparkasse Giro").get_by_role("button").click()
 
-    page.wait_for_function("document.querySelector('#aggregate').textContent === '$8,236'")
+    page.wait_for_selector("#aggregate:text-is('$8,236')")  # no eval'd predicate: CSP
     assert page.text_content("#filing").strip() == "Not required"
     assert "$8,236" in page.text_content("#form-8938")
     assert page.url.endswith("/fbar/2025/")  # swapped in place, no navigation

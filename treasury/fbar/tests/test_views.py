@@ -104,7 +104,7 @@ def test_report_page_query_count_is_pinned_and_flat(owner_client, django_assert_
 def test_a_year_outside_the_range_is_not_found(owner_client):
     assert owner_client.get("/fbar/1999/").status_code == 404
     assert owner_client.get("/fbar/2027/").status_code == 404
-    assert owner_client.get("/fbar/?year=abc").status_code == 404
+    assert owner_client.get("/fbar/?year=abc").status_code == 400  # a wrong query: named
     assert owner_client.get("/fbar/?year=2024").status_code == 200
 
 
