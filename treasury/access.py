@@ -10,7 +10,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.views.defaults import permission_denied
@@ -47,6 +49,20 @@ def read_only_allowed(view: ViewFunc) -> ViewFunc:
     """Mark a view whose unsafe requests change nothing of the business (logout)."""
     view.read_only_allowed = True  # type: ignore[attr-defined]
     return view
+
+
+# Longer than any page's own URL; Django refuses to redirect past 16,384 characters.
+LOGIN_NEXT_MAX_CHARS = 2000
+
+
+class LoginRequired(LoginRequiredMiddleware):
+    """Django's login requirement, sending an anonymous visitor of an absurdly long URL to
+    the login page without `next` (Django would raise DisallowedRedirect: a 500)."""
+
+    def handle_no_permission(self, request: HttpRequest, view_func: Callable) -> HttpResponse:
+        if len(request.get_full_path()) > LOGIN_NEXT_MAX_CHARS:
+            return redirect_to_login("/", self.get_login_url(view_func))
+        return super().handle_no_permission(request, view_func)
 
 
 class ReadOnlyRoleMiddleware:

@@ -197,8 +197,6 @@ def statement_parse(
             None,
             "the format cannot be recognised: expected a Wise CSV statement, CAMT.053 XML or MT940",
         )
-    if b"\x00" in data:  # no format allows it, and PostgreSQL cannot store it in text
-        raise StatementFileError(None, "the file holds NUL bytes, which no statement format has")
     if format and detected and detected != format:
         raise StatementFileError(
             None, f"this file looks like {LABELS[detected]}, not {LABELS[format]}"

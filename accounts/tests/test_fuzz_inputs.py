@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -61,6 +62,14 @@ def mutated(draw, sample: bytes) -> bytes:
 @examples(40)
 @given(data=st.data())
 def test_a_mutated_statement_is_refused_cleanly_or_imported_correctly(name, data):
+    # Each example in a savepoint rolled back after it: an account an earlier example's
+    # file was routed to would otherwise own the file's IBAN, and the import be refused.
+    with transaction.atomic():
+        _import_mutated(name, data)
+        transaction.set_rollback(True)
+
+
+def _import_mutated(name, data):
     account = CashAccountFactory(currency="EUR")
     body = data.draw(mutated((DATA / name).read_bytes()), label="file")
     try:
@@ -81,7 +90,8 @@ def test_a_nul_byte_is_refused_cleanly(name):
     JSON column, which PostgreSQL refuses (DataError, a 500 on the import page)."""
     account = CashAccountFactory(currency="EUR")
     sample = (DATA / name).read_bytes()
-    with pytest.raises(StatementLineError, match="NUL bytes"):
+    refused = r"control character \(0x00\)|XML is not well-formed"
+    with pytest.raises(StatementLineError, match=refused):
         statement_import(account=account, data=sample[:40] + b"\x00" + sample[40:], filename=name)
     assert not Transaction.objects.filter(account=account).exists()
 

@@ -60,6 +60,14 @@ def test_anonymous_is_sent_to_login(route: Route, method: str):
 
 
 @pytest.mark.django_db
+def test_anonymous_with_an_absurdly_long_url_is_sent_to_login_without_next():
+    """Found by the fuzz suite: Django refuses to redirect past 16,384 characters (a 500)."""
+    response = Client().get("/?as_of=" + "x" * 17_000)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse(settings.LOGIN_URL)}?next=/"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.name not in READ_ONLY_ALLOWED], ids=_ids)
 def test_accountant_is_refused_every_unsafe_method(route: Route, accountant):
     client = Client()
