@@ -12,6 +12,8 @@ pytest_plugins = [
     "simulators.ecb.fixtures",
     "simulators.treasury.fixtures",
     "simulators.wise.fixtures",
+    # Every exchange with a simulator is checked against the published descriptions.
+    "simulators.contracts.guard",
 ]
 
 PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105 - test users only

@@ -90,6 +90,7 @@ def parse_wise_time(text: str) -> datetime:
 
 class WiseSimulator(SimulatorServer):
     name = "wise"
+    contracts = ("wise",)
 
     def __init__(
         self,
@@ -194,6 +195,7 @@ class WiseSimulator(SimulatorServer):
                     403: "Forbidden",
                     404: "Not Found",
                     405: "Method Not Allowed",
+                    415: "Unsupported Media Type",
                     500: "Internal Server Error",
                 }.get(status, "Error"),
                 "message": message,
@@ -221,8 +223,20 @@ class WiseSimulator(SimulatorServer):
     def dispatch(self, request: SimRequest) -> SimResponse:
         if request.path.startswith("/_sim/"):
             return super().dispatch(request)
-        auth = request.header("authorization") or ""
-        if not auth.startswith("Bearer "):
+        refused = self._unauthenticated(request)
+        if refused is not None:
+            return refused
+        limited = self._rate_limit(self._token(request))
+        if limited is not None:
+            return limited
+        return super().dispatch(request)
+
+    @staticmethod
+    def _token(request: SimRequest) -> str:
+        return (request.header("authorization") or "")[len("Bearer ") :].strip()
+
+    def _unauthenticated(self, request: SimRequest) -> SimResponse | None:
+        if not (request.header("authorization") or "").startswith("Bearer "):
             return SimResponse.json(
                 {
                     "error": "unauthorized",
@@ -230,15 +244,22 @@ class WiseSimulator(SimulatorServer):
                 },
                 status=401,
             )
-        token = auth[len("Bearer ") :].strip()
-        if token not in self.tokens:
+        if self._token(request) not in self.tokens:
             return SimResponse.json(
                 {"error": "invalid_token", "error_description": "Invalid token"}, status=401
             )
-        limited = self._rate_limit(token)
-        if limited is not None:
-            return limited
-        return super().dispatch(request)
+        return None
+
+    def contract_refusal(self, request: SimRequest, violations: list[Any]) -> SimResponse:
+        """Wise checks the token first; a body it cannot read is a 415, a parameter it
+        cannot bind a 400, both in its framework's error shape (the spec's own example)."""
+        refused = self._unauthenticated(request)
+        if refused is not None:
+            return refused
+        if any(v.where == "header.Content-Type" for v in violations):
+            kind = request.header("content-type") or "none"
+            return self.error_response(415, f"Content-Type '{kind}' is not supported")
+        return self.error_response(400, "; ".join(v.message for v in violations))
 
     def _rate_limit(self, token: str) -> SimResponse | None:
         with self.lock:

@@ -83,7 +83,8 @@ class Org:
             "BaseCurrency": self.base_currency,
             "CountryCode": self.country,
             "OrganisationType": "COMPANY",
-            "Class": "ESTABLISHED" if self.multicurrency else "STANDARD",
+            # Plans with multi-currency (Xero's 2025 plans: Comprehensive and above).
+            "Class": "COMPREHENSIVE" if self.multicurrency else "STANDARD",
             "IsDemoCompany": False,
         }
 
@@ -159,7 +160,6 @@ class Org:
             "BankAccountType": "BANK" if kind == "BANK" else "",
             "Class": "ASSET" if kind in ("BANK", "CURRENT", "FIXED") else "EXPENSE",
             "EnablePaymentsToAccount": False,
-            "SystemAccount": None,
             "UpdatedDateUTC": self.stamp(now),
         }
         self.accounts[account["AccountID"]] = account
@@ -382,7 +382,6 @@ class Org:
                     "Code": account["Code"],
                     "Name": account["Name"],
                 },
-                "Contact": None,
                 "LineItems": [],
                 "Date": ms_date(day),
                 "DateString": f"{day}T00:00:00",

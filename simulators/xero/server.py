@@ -45,9 +45,12 @@ from simulators.base import SimRequest, SimResponse, SimulatorServer
 from simulators.xero import seed
 from simulators.xero.books import ISO_DESCRIPTIONS, Org, new_id
 from simulators.xero.shapes import (
+    NOT_FOUND,
+    api_exception_xml,
     ms_date,
     parse_date,
     parse_since,
+    post_data_invalid,
     problem,
     validation_exception,
     where_compile,
@@ -166,6 +169,7 @@ class ScriptedFault:
 
 class XeroSimulator(SimulatorServer):
     name = "xero"
+    contracts = ("xero-accounting", "xero-identity", "xero-oauth")
 
     def __init__(
         self,
@@ -474,7 +478,51 @@ class XeroSimulator(SimulatorServer):
     # --- dispatch: auth, tenant, limits, faults -----------------------------------------
 
     def error_response(self, status: int, message: str) -> SimResponse:
+        """Xero's error bodies by status: a plain-text 404, a ValidationException 400, the
+        problem body otherwise (xero.md §8)."""
+        if status == 404:
+            return SimResponse.text(NOT_FOUND, status=404)
+        if status == 400:
+            element = {"ValidationErrors": [{"Message": message}]}
+            return SimResponse.json(validation_exception([element]), status=400)
         return SimResponse.json(problem(status, "Error", message), status=status)
+
+    # --- contracts ---------------------------------------------------------------------
+
+    def contract_context(self, request: SimRequest) -> set[str]:
+        header = request.header("authorization") or ""
+        grant = self.access.get(header[7:]) if header.lower().startswith("bearer ") else None
+        return {"custom-connection"} if grant is not None and grant.tenant else set()
+
+    def contract_refusal(self, request: SimRequest, violations: list[Any]) -> SimResponse:
+        """As Xero answers: the identity service with an OAuth error; the API checks the
+        token first, then reads the body by its Content-Type (XML unless told JSON: an
+        XML ApiException), then its JSON (ErrorNumber 14), then the tenant header."""
+        if not (request.path.startswith(API) or request.path.lower().startswith("/connections")):
+            return self._oauth_error("invalid_request")
+        _, failure = self._authenticate(request)
+        if failure is not None:
+            return failure
+        wheres = [v.where for v in violations]
+        if "header.Content-Type" in wheres:
+            body = api_exception_xml(
+                14,
+                "PostDataInvalidException",
+                "Xml for post data was invalid, Data at the root level is invalid. "
+                "Line 1, position 1.",
+            )
+            return SimResponse.text(body, status=400, content_type="text/xml; charset=utf-8")
+        body_problems = [v for v in violations if v.where.startswith("body")]
+        if body_problems:
+            first = body_problems[0]
+            path = first.where.removeprefix("body").strip("/").replace("/", ".")
+            message = f"JSON for post data was invalid,{first.message}. Path '{path}'."
+            return SimResponse.json(post_data_invalid(message), status=400)
+        if any(w.lower() == "header.xero-tenant-id" for w in wheres):
+            return SimResponse.json(
+                problem(403, "Forbidden", "AuthenticationUnsuccessful"), status=403
+            )
+        return self.error_response(400, "; ".join(v.message for v in violations))
 
     def dispatch(self, request: SimRequest) -> SimResponse:
         if not (request.path.startswith(API) or request.path.startswith("/connections")):
@@ -684,7 +732,8 @@ class XeroSimulator(SimulatorServer):
             "<!doctype html><title>Xero (simulator) · Allow access</title>"
             "<h1>Bulwark wants to access your Xero organisation</h1>"
             f"<p>Organisations: {names}</p><p>Scopes: {html.escape(' '.join(sorted(scope)))}</p>"
-            f'<form method="post"><input type="hidden" name="ticket" value="{ticket}">'
+            '<form method="post" action="/identity/connect/authorize">'
+            f'<input type="hidden" name="ticket" value="{ticket}">'
             '<button name="consent" value="allow">Allow access</button> '
             '<button name="consent" value="deny">Cancel</button></form>'
         )
@@ -959,7 +1008,7 @@ class XeroSimulator(SimulatorServer):
         with self.lock:
             element = self._org(request).bank_transactions.get(item_id.lower())
         if element is None:
-            return self.error_response(404, "The resource you're looking for cannot be found")
+            return self.error_response(404, NOT_FOUND)
         return SimResponse.json(self._envelope(BankTransactions=[element]))
 
     def bank_transactions_put(self, request: SimRequest) -> SimResponse:

@@ -89,10 +89,13 @@ def test_a_missing_or_wrong_token_gets_wises_401(wise_sim):
     assert wrong.json() == {"error": "invalid_token", "error_description": "Invalid token"}
 
 
-def test_balances_need_types(wise_sim):
-    response = _get(f"{wise_sim.url}/v4/profiles/{PROFILE_BUSINESS}/balances")
+def test_balances_need_types(wise_sim, contract_violations):
+    with contract_violations() as seen:
+        response = _get(f"{wise_sim.url}/v4/profiles/{PROFILE_BUSINESS}/balances")
     assert response.status_code == 400
-    assert response.json()["errors"][0]["path"] == "types"
+    assert response.json()["status"] == 400
+    assert "'types' is missing" in response.json()["message"]
+    assert [v.where for v in seen.violations] == ["query.types"]
     jars = _get(f"{wise_sim.url}/v4/profiles/{PROFILE_BUSINESS}/balances?types=SAVINGS").json()
     assert [(j["type"], j["name"]) for j in jars] == [("SAVINGS", "Tax reserve")]
 

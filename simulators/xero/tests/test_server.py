@@ -2,13 +2,13 @@
 
 import base64
 import hashlib
-import json
 from decimal import Decimal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 
+from simulators.base import json_dumps
 from simulators.xero import seed
 from simulators.xero.server import XeroSimulator
 from simulators.xero.shapes import where_compile
@@ -62,6 +62,7 @@ def _api(sim, token, tenant=None):
         headers={
             "Authorization": f"Bearer {token['access_token']}",
             "xero-tenant-id": tenant or sim.tenant_ids[0],
+            "Content-Type": "application/json",
         },
     )
 
@@ -136,7 +137,7 @@ def _spend(account_code="429", reference="r1", amount="10.00"):
 
 def test_summarize_errors_false_reports_each_element_and_default_mode_hides_ids(sim):
     tokens = _tokens(sim)
-    body = json.dumps({"BankTransactions": [_spend(), _spend("999", "r2")]}, default=str)
+    body = json_dumps({"BankTransactions": [_spend(), _spend("999", "r2")]})
     with _api(sim, tokens) as api:
         reply = api.put("/BankTransactions", params={"summarizeErrors": "false"}, content=body)
         assert reply.status_code == 200
@@ -155,7 +156,7 @@ def test_summarize_errors_false_reports_each_element_and_default_mode_hides_ids(
 
 def test_idempotency_keys_replay_until_they_expire(sim):
     tokens = _tokens(sim)
-    body = json.dumps({"BankTransactions": [_spend()]}, default=str)
+    body = json_dumps({"BankTransactions": [_spend()]})
     with _api(sim, tokens) as api:
         headers = {"Idempotency-Key": "k1"}
         first = api.put("/BankTransactions", content=body, headers=headers).json()
