@@ -332,6 +332,9 @@ class SimulatorServer:
 class _RequestHandler(BaseHTTPRequestHandler):
     sim: SimulatorServer
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK (~40 ms a reply on Linux loopback).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr logging
         return

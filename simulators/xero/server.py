@@ -165,6 +165,7 @@ class ScriptedFault:
     status: int = 500
     remaining: int = 1
     delay: float = 0.0
+    body: str = ""  # "" the status's usual body, "xml" an ApiException, "empty" none
 
 
 class XeroSimulator(SimulatorServer):
@@ -295,14 +296,30 @@ class XeroSimulator(SimulatorServer):
         status: int = 500,
         times: int = 1,
         delay: float = 0.0,
+        body: str = "",
     ) -> None:
         """Script the next `times` replies to matching requests. `status`: reply `status`
-        without doing anything. `late`: do the work, then answer after `delay` seconds
-        (longer than the client waits), so the client cannot know the outcome."""
+        without doing anything, with its usual body, an XML `ApiException` (`body="xml"`,
+        as Xero answers some 400s) or none (`body="empty"`). `late`: do the work, then
+        answer after `delay` seconds (longer than the client waits), so the client
+        cannot know the outcome."""
         with self.lock:
             self.scripted.append(
-                ScriptedFault(method.upper(), re.compile(path_regex), kind, status, times, delay)
+                ScriptedFault(
+                    method.upper(), re.compile(path_regex), kind, status, times, delay, body
+                )
             )
+
+    def _scripted_response(self, fault: ScriptedFault) -> SimResponse:
+        if fault.body == "empty":
+            return SimResponse(status=fault.status)
+        if fault.body == "xml":
+            xml = api_exception_xml(
+                10, "ValidationException", "A validation exception occurred",
+                ("Simulated failure",),
+            )  # fmt: skip
+            return SimResponse.text(xml, status=fault.status, content_type="text/xml")
+        return self.error_response(fault.status, "Simulated failure")
 
     def bank_transactions_of(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
         org = self.orgs[tenant_id] if tenant_id else self.org()
@@ -462,6 +479,7 @@ class XeroSimulator(SimulatorServer):
                 status=int(body.get("status", 500)),
                 times=int(body.get("times", 1)),
                 delay=float(body.get("delay", 0)),
+                body=str(body.get("body", "")),
             )
         elif action == "native":
             bank_transaction_id = self.native_feed_line(
@@ -549,7 +567,7 @@ class XeroSimulator(SimulatorServer):
                 time.sleep(self.latency)
             scripted = self._scripted_for(request)
             if scripted is not None and scripted.kind == "status":
-                response = self.error_response(scripted.status, "Simulated failure")
+                response = self._scripted_response(scripted)
             else:
                 request.headers["x-sim-tenant"] = tenant_id
                 response = self._idempotent(request, tenant_id)

@@ -64,14 +64,27 @@ def post_data_invalid(message: str) -> dict[str, Any]:
     return {"ErrorNumber": 14, "Type": "PostDataInvalidException", "Message": message}
 
 
-def api_exception_xml(number: int, kind: str, message: str) -> str:
+def api_exception_xml(
+    number: int, kind: str, message: str, element_errors: tuple[str, ...] = ()
+) -> str:
     """Xero's XML error body (`ApiException`), which it sends when it reads a request
-    body as XML: the format it assumes when no JSON Content-Type says otherwise."""
+    body as XML: the format it assumes when no JSON Content-Type says otherwise. A
+    ValidationException lists its element's `ValidationErrors`."""
+    elements = ""
+    if element_errors:
+        errors = "".join(
+            f"<ValidationError><Message>{escape(m)}</Message></ValidationError>"
+            for m in element_errors
+        )
+        elements = (
+            f'<Elements><DataContractBase xsi:type="BankTransaction"><ValidationErrors>'
+            f"{errors}</ValidationErrors></DataContractBase></Elements>"
+        )
     return (
         '<ApiException xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
         'xmlns:xsd="http://www.w3.org/2001/XMLSchema">'
         f"<ErrorNumber>{number}</ErrorNumber><Type>{escape(kind)}</Type>"
-        f"<Message>{escape(message)}</Message></ApiException>"
+        f"<Message>{escape(message)}</Message>{elements}</ApiException>"
     )
 
 

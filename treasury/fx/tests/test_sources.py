@@ -162,9 +162,9 @@ def test_a_malformed_answer_is_not_retried(ecb_simulator):
     assert len(ecb_simulator.requests) == 1
 
 
-def test_a_refusal_is_not_retried(ecb_simulator):
-    with quiet_http() as http, pytest.raises(SourceRefused, match="404"):
-        http.get(f"{ecb_simulator.url}/stats/eurofxref/nope.xml")
+def test_a_refusal_is_not_retried(ecb_simulator, contract_violations):
+    with contract_violations(), quiet_http() as http, pytest.raises(SourceRefused, match="404"):
+        http.get(f"{ecb_simulator.url}/stats/eurofxref/nope.xml")  # not an ECB file
     assert len(ecb_simulator.requests) == 1
 
 
