@@ -42,6 +42,7 @@ USD_RATES = {
     "SGD": Decimal("1.340000"),
 }
 CENT = Decimal("0.01")
+RATE_PLACES = Decimal("0.000001")
 
 
 def new_id() -> str:
@@ -286,7 +287,9 @@ class Org:
                 errors.append("The currency of a bank transaction must match its bank account")
             rate = merged.get("CurrencyRate")
             if rate is not None:
-                rate = Decimal(str(rate))
+                # Xero keeps a rate to six decimals (the description's [18].[6]) and
+                # rounds what it is sent.
+                rate = Decimal(str(rate)).quantize(RATE_PLACES, ROUND_HALF_EVEN)
                 if rate <= 0:
                     errors.append("CurrencyRate must be positive")
                 elif currency == self.base_currency and rate != 1:
