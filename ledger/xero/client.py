@@ -388,10 +388,37 @@ class XeroClient:
             params={"includeDeleted": "true", "order": "UpdatedDateUTC ASC"},
             headers=_since_header(since),
         )
+        rows = data.get("BankTransfers", [])
+        legs = self._transfer_legs(rows)
         documents = []
-        for row in data.get("BankTransfers", []):
-            documents.extend(_bank_transfer_sides(row))
+        for row in rows:
+            documents.extend(_bank_transfer_sides(row, legs))
         return documents
+
+    def _transfer_legs(self, transfers: list[dict[str, Any]]) -> dict[str, Mapping[str, Any]]:
+        """The bank transactions behind each transfer's two sides, by id.
+
+        A transfer has one `Amount` (the From side's), but one made in Xero's UI between
+        accounts of two currencies moves a different amount on each: Xero books each
+        side as its own bank transaction (SPEND-TRANSFER, RECEIVE-TRANSFER, with its
+        account's currency and total), named by `FromBankTransactionID` and
+        `ToBankTransactionID`. Those are read, 40 to a call, so each side gets its own
+        amount and currency."""
+        ids = sorted(
+            {
+                str(row[key]).lower()
+                for row in transfers
+                for key in ("FromBankTransactionID", "ToBankTransactionID")
+                if row.get(key)
+            }
+        )
+        legs: dict[str, Mapping[str, Any]] = {}
+        for start in range(0, len(ids), 40):
+            where = " OR ".join(f'BankTransactionID==Guid("{i}")' for i in ids[start : start + 40])
+            data = self.request("GET", f"{API_PATH}/BankTransactions", params={"where": where})
+            for row in data.get("BankTransactions", []):
+                legs[str(row.get("BankTransactionID") or "").lower()] = row
+        return legs
 
     def payments_page(self, *, since: datetime | None, page: int, page_size: int = 100) -> Page:
         data = self.request(
@@ -556,10 +583,17 @@ def _bank_transaction(row: Mapping[str, Any]) -> BankDocument:
     )
 
 
-def _bank_transfer_sides(row: Mapping[str, Any]) -> list[BankDocument]:
+def _bank_transfer_sides(
+    row: Mapping[str, Any], legs: Mapping[str, Mapping[str, Any]]
+) -> list[BankDocument]:
+    """The transfer's two sides, each with its own bank transaction's amount and
+    currency; without that leg, the transfer's Amount (the From side's) and the account's
+    own currency (the puller's default)."""
     amount = Decimal(str(row["Amount"]))
     sides = []
     for side, account_key, sign in (("FROM", "FromBankAccount", -1), ("TO", "ToBankAccount", 1)):
+        leg = legs.get(str(row.get(f"{side.title()}BankTransactionID") or "").lower()) or {}
+        total = _decimal(leg.get("Total"))
         sides.append(
             BankDocument(
                 kind="BANK_TRANSFER",
@@ -568,8 +602,8 @@ def _bank_transfer_sides(row: Mapping[str, Any]) -> list[BankDocument]:
                 xero_type="BANKTRANSFER",
                 bank_account_id=str(row[account_key]["AccountID"]).lower(),
                 date=xero_date(row.get("Date")) or date.min,
-                amount=sign * amount,
-                currency="",
+                amount=sign * (amount if total is None else total),
+                currency=str(leg.get("CurrencyCode") or ""),
                 reference=str(row.get("Reference") or ""),
                 contact_name="",
                 status=str(row.get("Status") or ""),

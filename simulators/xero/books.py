@@ -344,8 +344,13 @@ class Org:
     # --- bank transfers ------------------------------------------------------------------
 
     def bank_transfer_build(
-        self, data: dict[str, Any], now: float
+        self, data: dict[str, Any], now: float, *, to_amount: Decimal | None = None
     ) -> tuple[dict[str, Any], list[str]]:
+        """A transfer and its two bank transactions. Through the API (`to_amount` None)
+        both accounts must hold one currency: a transfer takes one Amount and no rate,
+        and the documented behaviour refuses cross-currency ones. A person in Xero's UI
+        can make one, entering the amount received (`to_amount`): each leg then holds
+        its own account's amount, while the transfer shows the From amount and a rate."""
         errors = []
         source = self.bank_account(data.get("FromBankAccount"))
         target = self.bank_account(data.get("ToBankAccount"))
@@ -353,9 +358,7 @@ class Org:
             errors.append("Both the From and To bank accounts must be active bank accounts")
         elif source["AccountID"] == target["AccountID"]:
             errors.append("The From and To bank accounts must be different")
-        elif source["CurrencyCode"] != target["CurrencyCode"]:
-            # Xero's API takes one Amount and no settable rate for a transfer; like the
-            # documented behaviour, the simulator refuses cross-currency transfers.
+        elif source["CurrencyCode"] != target["CurrencyCode"] and to_amount is None:
             errors.append("Cross-currency bank transfers are not supported by the API")
         try:
             amount = Decimal(str(data.get("Amount")))
@@ -372,9 +375,10 @@ class Org:
         assert target is not None
         stamp = self.stamp(now)
         legs = {}
-        for side, account, kind in (
-            ("From", source, "SPEND-TRANSFER"),
-            ("To", target, "RECEIVE-TRANSFER"),
+        received = amount if to_amount is None else to_amount
+        for side, account, kind, total in (
+            ("From", source, "SPEND-TRANSFER", amount),
+            ("To", target, "RECEIVE-TRANSFER", received),
         ):
             leg = {
                 "BankTransactionID": new_id(),
@@ -390,10 +394,10 @@ class Org:
                 "DateString": f"{day}T00:00:00",
                 "Reference": str(data.get("Reference") or ""),
                 "CurrencyCode": account["CurrencyCode"],
-                "CurrencyRate": Decimal("1.000000"),
-                "SubTotal": amount,
+                "CurrencyRate": self.rate_for(account["CurrencyCode"]),
+                "SubTotal": total,
                 "TotalTax": Decimal("0.00"),
-                "Total": amount,
+                "Total": total,
                 "IsReconciled": bool(data.get(f"{side}IsReconciled", False)),
                 "UpdatedDateUTC": stamp,
             }
@@ -408,7 +412,8 @@ class Org:
             "Date": ms_date(day),
             "DateString": f"{day}T00:00:00",
             "Reference": str(data.get("Reference") or ""),
-            "CurrencyRate": Decimal("1.000000"),
+            # Units received per unit sent (1 within one currency).
+            "CurrencyRate": (received / amount).quantize(RATE_PLACES, ROUND_HALF_EVEN),
             "FromBankTransactionID": legs["From"]["BankTransactionID"],
             "ToBankTransactionID": legs["To"]["BankTransactionID"],
             "FromIsReconciled": legs["From"]["IsReconciled"],

@@ -441,8 +441,11 @@ class XeroSimulator(SimulatorServer):
         amount: Decimal,
         day: date,
         reference: str = "",
+        to_amount: Decimal | None = None,
         tenant_id: str | None = None,
     ) -> str:
+        """A transfer made in Xero's UI; `to_amount` makes it cross-currency (the API
+        refuses those, the UI does not)."""
         org = self.orgs[tenant_id] if tenant_id else self.org()
         with self.lock:
             source, target = org.account_by_code(from_code), org.account_by_code(to_code)
@@ -457,6 +460,7 @@ class XeroSimulator(SimulatorServer):
                     "Reference": reference,
                 },
                 self.now(),
+                to_amount=to_amount,
             )
             assert not errors, errors
             org.bank_transfers[transfer["BankTransferID"]] = transfer
