@@ -121,6 +121,12 @@ def test_balances_from_the_bank_summary_match_bulwark_after_posting(posted, xero
         cash = organisation.mappings.get(xero_account=balance.xero_account).cash_account
         movement = sum(t.amount_minor for t in books.lines() if t.account_id == cash.pk)
         assert balance.closing_minor == movement == balance_minor_on(cash, balance.as_of)
+        assert balance.currency == cash.currency
+        if cash.currency != organisation.base_currency:
+            # Xero's Bank Summary gives a foreign account's figures in base currency: kept
+            # beside the account's own balance, which the entries read back give.
+            assert balance.raw["source"] == "entries"
+            assert balance.raw["bank_summary_in_base"]["currency"] == "USD"
 
 
 def _code_of(sim, account_id):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from simulators.xero.shapes import ms_date, parse_date
@@ -427,6 +427,9 @@ class Org:
     # --- reports -----------------------------------------------------------------------
 
     def bank_summary(self, start: date, end: date) -> dict[str, Any]:
+        """Xero's Bank Summary: per bank account, opening, received, spent and closing,
+        all in the organisation's base currency, as Xero's help says of multi-currency
+        accounts on this report (each movement at its own rate, to the cent)."""
         rows = []
         for account in sorted(self.accounts.values(), key=lambda a: a["Code"] or a["Name"]):
             if account["Type"] != "BANK":
@@ -475,6 +478,12 @@ class Org:
         }
 
     def _movements(self, account_id: str) -> list[tuple[Decimal, date]]:
+        """Each movement of a bank account in base currency: its amount over its rate."""
+
+        def base(amount: Decimal, rate: Any) -> Decimal:
+            rate = Decimal(str(rate or 1))
+            return amount if rate == 1 else (amount / rate).quantize(CENT, ROUND_HALF_UP)
+
         moves = []
         for element in self.bank_transactions.values():
             if element["Status"] != "AUTHORISED":
@@ -482,12 +491,20 @@ class Org:
             if element["BankAccount"]["AccountID"] != account_id:
                 continue
             sign = 1 if element["Type"].startswith("RECEIVE") else -1
-            moves.append((sign * element["Total"], parse_date(element["Date"]) or date.min))
+            moves.append(
+                (
+                    sign * base(element["Total"], element.get("CurrencyRate")),
+                    parse_date(element["Date"]) or date.min,
+                )
+            )
         for payment in self.payments.values():
             if payment["Status"] == "AUTHORISED" and payment["Account"]["AccountID"] == account_id:
                 sign = 1 if payment["PaymentType"] in MONEY_IN_PAYMENTS else -1
                 moves.append(
-                    (sign * payment["BankAmount"], parse_date(payment["Date"]) or date.min)
+                    (
+                        sign * base(payment["BankAmount"], payment.get("CurrencyRate")),
+                        parse_date(payment["Date"]) or date.min,
+                    )
                 )
         return moves
 
