@@ -82,6 +82,9 @@ KNOWN_SCOPES = {
     "accounting.reports.banksummary.read",
     "accounting.attachments",
 }
+# What the demo custom connection was authorised with (developer.xero.com "Custom
+# connections": API scopes chosen when the organisation authorises it).
+CUSTOM_CONNECTION_SCOPES = KNOWN_SCOPES - {"openid", "profile", "email", "offline_access"}
 RETIRED_SCOPES = {
     "accounting.transactions",
     "accounting.transactions.read",
@@ -843,7 +846,13 @@ class XeroSimulator(SimulatorServer):
                 tenant = self.clients[client_id].custom_tenant
                 if tenant is None:
                     return self._oauth_error("unauthorized_client")
-                scope = set(form.get("scope", "").split()) or (KNOWN_SCOPES - {"offline_access"})
+                # A custom connection holds the API scopes it was authorised with; the
+                # request may narrow them. It has no refresh token and no user, so
+                # offline_access and the OpenID scopes are not among them.
+                asked = set(form.get("scope", "").split())
+                if asked - CUSTOM_CONNECTION_SCOPES:
+                    return self._oauth_error("invalid_scope")
+                scope = asked or CUSTOM_CONNECTION_SCOPES
                 return SimResponse.json(self._tokens_issue(client_id, scope, None, tenant))
         return self._oauth_error("unsupported_grant_type")
 
