@@ -96,6 +96,13 @@ JAR_NAME = "Tax reserve"
 # The working float kept in each foreign balance when its surplus is converted to USD.
 FOREIGN_FLOAT = {"EUR": 1500, "GBP": 800, "JPY": 150_000}
 
+US_ADDRESS = {"addressFirstLine": "418 Alder Street", "city": "Portland",
+              "countryIso2Code": "US", "countryIso3Code": "usa", "postCode": "97205",
+              "stateCode": "OR"}  # fmt: skip
+UK_ADDRESS = {"addressFirstLine": "12 Hoxton Square", "city": "London",
+              "countryIso2Code": "GB", "countryIso3Code": "gbr", "postCode": "N1 6NU",
+              "stateCode": None}  # fmt: skip
+
 PROFILE_BUSINESS = 40111
 PROFILE_PERSONAL = 40112
 USER_ID = 9001
@@ -170,6 +177,7 @@ class Profile:
     type: str
     full_name: str
     business_name: str | None = None
+    country: str = "US"
 
     def as_wise(self) -> dict[str, Any]:
         profile: dict[str, Any] = {
@@ -178,14 +186,7 @@ class Profile:
             "userId": USER_ID,
             "fullName": self.full_name,
             "currentState": "VISIBLE",
-            "address": {
-                "addressFirstLine": "418 Alder Street",
-                "city": "Portland",
-                "countryIso2Code": "US",
-                "countryIso3Code": "usa",
-                "postCode": "97205",
-                "stateCode": "OR",
-            },
+            "address": UK_ADDRESS if self.country == "GB" else US_ADDRESS,
         }
         return {**profile, **self.names()}
 
