@@ -420,9 +420,12 @@ class _Exchange:
     @classmethod
     def start(cls, sim: SimulatorServer, request: SimRequest) -> _Exchange:
         exchange = cls(sim, request)
-        if not sim.contracts:
+        from simulators.contracts.spec import Violation, available, contract
+
+        # Without the publishers' descriptions (a demo away from the repository's
+        # shared/specs) nothing can be checked; the test suite refuses to run so.
+        if not sim.contracts or not available():
             return exchange
-        from simulators.contracts.spec import Violation, contract
 
         exchange.context = sim.contract_context(request)
         known = False
@@ -480,7 +483,7 @@ class _Exchange:
                 Violation(self.sim.name, self.request.path, "response", response.body.decode())
             )
         record.violations = list(self.violations)
-        if self.sim.contracts:
+        if self.contract is not None or self.violations:
             from simulators.contracts.log import LOG
 
             LOG.exchange(

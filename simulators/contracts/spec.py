@@ -19,6 +19,7 @@ location it breaks; the allowlist decides which of those are known spec defects.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -821,5 +822,13 @@ def _findings_log(loaded: Contract) -> None:
     LOG.spec_findings(left, allowed)
 
 
+@cache
 def available() -> bool:
-    return specs_dir() is not None
+    """Whether the publishers' descriptions are here (looked for once per process)."""
+    found = specs_dir() is not None
+    if not found:
+        logging.getLogger("bulwark.contracts").warning(
+            "API descriptions not found (set %s): simulator exchanges are not checked",
+            SPECS_ENV,
+        )
+    return found
