@@ -13,6 +13,8 @@ pytest_plugins = [
     "simulators.treasury.fixtures",
     "simulators.wise.fixtures",
     "simulators.connectwise.fixtures",
+    # Every exchange with a simulator is checked against the published descriptions.
+    "simulators.contracts.guard",
 ]
 
 PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105 - test users only

@@ -241,6 +241,8 @@ class LedgerEntry(models.Model):
         BANK_TRANSFER = "BANK_TRANSFER", "Bank transfer"
         PAYMENT = "PAYMENT", "Payment"
 
+    DEAD_STATUSES = ("DELETED", "VOIDED")  # entries that no longer move the account
+
     organisation = models.ForeignKey(
         XeroOrganisation, on_delete=models.CASCADE, related_name="entries"
     )

@@ -8,7 +8,13 @@ the real service. Subclasses register routes; this base adds what every fake nee
 - scriptable faults, each at a given rate from a seeded RNG: HTTP 500s, replies slower
   than a client's timeout, connections cut without a reply, and malformed JSON bodies;
 - control endpoints under `/_sim/` (state, faults, request log, reset) so a simulator
-  running in another process (`manage.py simulators`, `make run`) can be steered.
+  running in another process (`manage.py simulators`, `make run`) can be steered;
+- the contracts it keeps (`contracts`, names in `simulators.contracts.spec.SOURCES`):
+  every request is checked against its operation in the published description before
+  the simulator sees it, and refused the way the real service refuses it
+  (`contract_refusal`); every reply is checked before it leaves. Both land in the
+  process's contract log (`simulators.contracts.log.LOG`), which the test suite's guard
+  reads, so neither a client nor a simulator can drift from the description.
 
 Simulators are test and demo infrastructure: they never import Bulwark's models.
 """
@@ -117,6 +123,7 @@ class RecordedRequest:
     status: int | None
     fault: str | None
     at: float
+    violations: list[Any] = field(default_factory=list)  # contract violations, both ways
 
 
 Handler = Callable[..., SimResponse]
@@ -130,6 +137,7 @@ class SimulatorServer:
     """
 
     name = "simulator"
+    contracts: tuple[str, ...] = ()  # the descriptions this simulator keeps, in order
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, seed: int = 1) -> None:
         self.host, self.port, self.seed = host, port, seed
@@ -233,8 +241,16 @@ class SimulatorServer:
     # --- faults ----------------------------------------------------------------------
 
     def set_faults(self, **rates: Any) -> None:
+        """Rates are probabilities, compared with the RNG's floats: a rate posted to
+        `/_sim/faults` arrives as a JSON number (a Decimal here) and is made a float."""
+        unknown = set(rates) - set(Faults.__dataclass_fields__)
+        if unknown:
+            raise TypeError(f"unknown fault settings: {', '.join(sorted(unknown))}")
+        values = {name: v if name == "paths" else float(v) for name, v in rates.items()}
+        if any(not 0 <= v <= 1 for k, v in values.items() if k.endswith("_rate")):
+            raise ValueError("fault rates lie between 0 and 1")
         with self.lock:
-            self.faults = Faults(**rates)
+            self.faults = Faults(**values)
 
     def draw_fault(self, path: str) -> str | None:
         with self.lock:
@@ -274,7 +290,10 @@ class SimulatorServer:
         if action == "state":
             return SimResponse.json(self.state())
         if action == "faults" and request.method == "POST":
-            self.set_faults(**(request.json() or {}))
+            try:
+                self.set_faults(**(request.json() or {}))
+            except (TypeError, ValueError, ArithmeticError) as exc:
+                return SimResponse.json({"error": str(exc)}, status=400)
             return SimResponse.json(asdict(self.faults))
         if action == "faults":
             return SimResponse.json(asdict(self.faults))
@@ -294,10 +313,28 @@ class SimulatorServer:
         """Simulator-specific control actions (`/_sim/<action>`)."""
         return SimResponse.json({"error": f"unknown control action {action!r}"}, status=404)
 
+    # --- contracts -------------------------------------------------------------------
+
+    def contract_context(self, request: SimRequest) -> set[str]:
+        """Flags about the request that allowlist entries may be limited to
+        (`when: custom-connection`)."""
+        return set()
+
+    def contract_refusal(self, request: SimRequest, violations: list[Any]) -> SimResponse:
+        """What the real service answers a request that breaks its description;
+        subclasses answer as their service does."""
+        return self.error_response(400, "; ".join(v.message for v in violations))
+
+    def contract_check(self, request: SimRequest) -> _Exchange:
+        return _Exchange.start(self, request)
+
 
 class _RequestHandler(BaseHTTPRequestHandler):
     sim: SimulatorServer
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK (~40 ms a reply on Linux loopback).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr logging
         return
@@ -326,12 +363,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )  # fmt: skip
         with self.sim.lock:
             self.sim.requests.append(record)
+        exchange = self.sim.contract_check(request)
         if fault == "cut":
+            exchange.finish(record, None)
             self.close_connection = True
             self.connection.close()
             return
         if fault == "error":
             response = self.sim.error_response(500, "Internal server error (simulated)")
+        elif exchange.refusal is not None:
+            response = exchange.refusal
         else:
             if fault == "slow":
                 time.sleep(self.sim.faults.slow_seconds)
@@ -339,11 +380,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 response = self.sim.dispatch(request)
             except Exception as exc:  # a bug in a simulator must show, not hang the client
                 response = SimResponse.json({"error": f"simulator crashed: {exc!r}"}, status=599)
-            if fault == "malformed" and response.status == 200:
-                response = SimResponse(
-                    status=200, body=response.body[: max(len(response.body) // 2, 1)],
-                    headers=response.headers,
-                )  # fmt: skip
+        # A deliberately broken body is the fault being simulated, not drift.
+        exchange.finish(record, None if fault == "malformed" else response)
+        if fault == "malformed" and response.status == 200:
+            response = SimResponse(
+                status=200, body=response.body[: max(len(response.body) // 2, 1)],
+                headers=response.headers,
+            )  # fmt: skip
         record.status = response.status
         if request.method not in ("GET", "HEAD"):
             self.sim.snapshot_write()
@@ -359,3 +402,93 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+
+@dataclass
+class _Exchange:
+    """One request's contract check, and its reply's when it is sent."""
+
+    sim: SimulatorServer
+    request: SimRequest
+    contract: Any = None
+    operation: Any = None
+    context: set[str] = field(default_factory=set)
+    violations: list[Any] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)
+    refusal: SimResponse | None = None
+
+    @classmethod
+    def start(cls, sim: SimulatorServer, request: SimRequest) -> _Exchange:
+        exchange = cls(sim, request)
+        from simulators.contracts.spec import Violation, available, contract
+
+        # Without the publishers' descriptions (a demo away from the repository's
+        # shared/specs) nothing can be checked; the test suite refuses to run so.
+        if not sim.contracts or not available():
+            return exchange
+
+        exchange.context = sim.contract_context(request)
+        known = False
+        for name in sim.contracts:
+            candidate = contract(name)
+            operation, params, path_known = candidate.match(request.method, request.path)
+            known = known or path_known
+            if operation is not None:
+                exchange.contract, exchange.operation = candidate, operation
+                exchange._keep(
+                    candidate.check_request(
+                        operation, params, request.query, request.headers, request.body
+                    )
+                )
+                break
+        else:
+            what = "method" if known else "path"
+            exchange._keep(
+                [
+                    Violation(
+                        sim.contracts[0], f"{request.method} {request.path}", "request",
+                        f"no operation of {', '.join(sim.contracts)} has this {what}",
+                        refuse=False,
+                    )
+                ]
+            )  # fmt: skip
+        refused = [v for v in exchange.violations if v.refuse]
+        if refused:
+            exchange.refusal = sim.contract_refusal(request, refused)
+        return exchange
+
+    def _keep(self, violations: list[Any]) -> None:
+        from simulators.contracts.allowlist import allowlist
+
+        for violation in violations:
+            entry = allowlist().allows(violation, self.context)
+            if entry is None:
+                self.violations.append(violation)
+            else:
+                self.allowed.append(entry.id)
+
+    def finish(self, record: RecordedRequest, response: SimResponse | None) -> None:
+        """Check the reply (None: none was sent, or its body is a simulated fault)."""
+        if response is not None and self.operation is not None:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            self._keep(
+                self.contract.check_response(
+                    self.operation, response.status, headers, response.body
+                )
+            )
+        if response is not None and response.status == 599:
+            from simulators.contracts.spec import Violation
+
+            self.violations.append(
+                Violation(self.sim.name, self.request.path, "response", response.body.decode())
+            )
+        record.violations = list(self.violations)
+        if self.contract is not None or self.violations:
+            from simulators.contracts.log import LOG
+
+            LOG.exchange(
+                self.contract.name if self.contract else None,
+                self.operation.id if self.operation else None,
+                self.violations,
+                self.allowed,
+            )

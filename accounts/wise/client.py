@@ -35,6 +35,16 @@ class WiseError(Exception):
 class WiseAuthError(WiseError):
     """The token was refused (401) or lacks access (403 without an SCA challenge)."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class WiseStatementsRefused(WiseAuthError):
+    """Wise gives this token no statements of the profile while it gives its balances: a
+    personal token and a UK or EEA profile, which PSD2 keeps from personal tokens
+    (docs.wise.com "Personal API token"). Statements come from files instead."""
+
 
 class WiseScaRefused(WiseError):
     """A statement needs SCA and no key is configured, or Wise rejected the signature."""
@@ -214,7 +224,20 @@ class WiseClient:
             "type": statement_type,
             "statementLocale": "en",
         }
-        body = self._get(path, params)
+        try:
+            body = self._get(path, params)
+        except WiseScaRefused:
+            raise
+        except WiseAuthError as exc:
+            if exc.status != 403:
+                raise
+            raise WiseStatementsRefused(
+                "Wise does not give this API token the statements of this profile: a "
+                "personal token cannot read the statements of UK and EEA accounts (PSD2). "
+                "Import this balance's statements as files (Accounts > Import); its "
+                "balance keeps syncing and is proved against the imported lines.",
+                403,
+            ) from exc
         if not isinstance(body, dict) or not isinstance(body.get("transactions"), list):
             raise WiseBadResponse(f"{path}: the statement has no transactions list")
         return body
@@ -271,9 +294,9 @@ class WiseClient:
                 sca_headers = self._sca_answer(path, response, signed=bool(sca_headers))
                 continue
             if status == 401:
-                raise WiseAuthError(f"Wise refused the API token ({_error_text(response)})")
+                raise WiseAuthError(f"Wise refused the API token ({_error_text(response)})", 401)
             if status == 403:
-                raise WiseAuthError(f"Wise refused access to {path} ({_error_text(response)})")
+                raise WiseAuthError(f"Wise refused access to {path} ({_error_text(response)})", 403)
             if status == 429:
                 sca_headers = {}
                 wait = _retry_after(response)

@@ -66,7 +66,7 @@ logger = logging.getLogger("bulwark.reconciliation")
 
 LEASE = timedelta(minutes=30)
 CHUNK = 500
-DEAD_STATUSES = ("DELETED", "VOIDED")
+DEAD_STATUSES = LedgerEntry.DEAD_STATUSES
 EXCLUDE = "EXCLUDE"
 LINKABLE = (
     Mismatch.Type.MISSING_IN_XERO,

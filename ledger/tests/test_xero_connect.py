@@ -178,6 +178,12 @@ def test_a_custom_connection_uses_client_credentials(owner_client, xero_sim, set
     with client_open(connection.organisation) as api:
         assert api.currencies() == ["USD"]
     assert all("xero-tenant-id" not in r.headers for r in xero_sim.requests_to("GET", "/api"))
+    # The token is asked for the API scopes only: a custom connection has no refresh
+    # token, and Xero refuses offline_access to it (invalid_scope).
+    (first, *_) = xero_sim.requests_to("POST", "/connect/token")
+    scopes = parse_qs(first.body.decode())["scope"][0].split()
+    assert "offline_access" not in scopes
+    assert "accounting.banktransactions" in scopes
 
 
 @pytest.mark.django_db

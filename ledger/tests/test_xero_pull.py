@@ -88,6 +88,30 @@ def test_transfers_payments_and_foreign_lines_of_mapped_accounts(posted, xero_si
     assert not LedgerEntry.objects.filter(kind="PAYMENT").exists()  # paid into 090
 
 
+def test_a_cross_currency_transfer_made_in_xero_gives_each_side_its_own_amount(posted, xero_sim):
+    _books, organisation = posted
+    usd, eur = (
+        organisation.mappings.filter(cash_account__currency=code).first().xero_account
+        for code in ("USD", "EUR")
+    )
+    for account, code in ((usd, "091"), (eur, "092")):
+        xero_sim.org().accounts[account.account_id]["Code"] = code
+    transfer_id = xero_sim.transfer_seed(
+        from_code="091",
+        to_code="092",
+        amount=Decimal("1000.00"),
+        to_amount=Decimal("921.37"),
+        day=date(2025, 3, 3),
+        reference="to the euro account",
+    )
+    services.xero_pull(organisation_id=organisation.pk)
+    sides = {
+        e.side: (e.amount_minor, e.currency, e.xero_account_id)
+        for e in LedgerEntry.objects.filter(kind="BANK_TRANSFER", xero_id=transfer_id)
+    }
+    assert sides == {"FROM": (-100000, "USD", usd.pk), "TO": (92137, "EUR", eur.pk)}
+
+
 def test_balances_from_the_bank_summary_match_bulwark_after_posting(posted, xero_sim):
     books, organisation = posted
     call_command("sync_xero", "--pull")
@@ -97,6 +121,12 @@ def test_balances_from_the_bank_summary_match_bulwark_after_posting(posted, xero
         cash = organisation.mappings.get(xero_account=balance.xero_account).cash_account
         movement = sum(t.amount_minor for t in books.lines() if t.account_id == cash.pk)
         assert balance.closing_minor == movement == balance_minor_on(cash, balance.as_of)
+        assert balance.currency == cash.currency
+        if cash.currency != organisation.base_currency:
+            # Xero's Bank Summary gives a foreign account's figures in base currency: kept
+            # beside the account's own balance, which the entries read back give.
+            assert balance.raw["source"] == "entries"
+            assert balance.raw["bank_summary_in_base"]["currency"] == "USD"
 
 
 def _code_of(sim, account_id):

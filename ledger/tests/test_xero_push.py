@@ -2,7 +2,7 @@
 crashes, refused lines, limits, and audit-only mode."""
 
 from collections import Counter
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import httpx
 import pytest
@@ -121,13 +121,27 @@ def test_conversions_go_through_the_clearing_account_and_net_out_in_base(owner_c
             element = by_reference[push.posting_key(txn.pk)]
             clearing_line = next(li for li in element["LineItems"] if li["AccountCode"] == clearing)
             sign = 1 if element["Type"] == "RECEIVE" else -1
-            # Xero's CurrencyRate is units of the line's currency per one base unit (USD).
-            base_amounts.append(sign * clearing_line["LineAmount"] / element["CurrencyRate"])
+            # Xero's CurrencyRate is units of the line's currency per one base unit (USD),
+            # kept to six decimals; the base amount it books is the line over it, in cents.
+            rate = element["CurrencyRate"]
+            assert rate == rate.quantize(Decimal("0.000001"))
+            base = (clearing_line["LineAmount"] / rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            base_amounts.append(sign * base)
         kinds[tuple(sorted(t.currency for t in legs))] += 1
-        assert abs(sum(base_amounts)) < Decimal("0.02"), (legs, base_amounts)
+        assert sum(base_amounts) == 0, (legs, base_amounts)
     assert kinds[("EUR", "USD")]
     assert kinds[("EUR", "GBP")]
     assert kinds[("EUR", "EUR")]
+
+
+@pytest.mark.parametrize(
+    ("amount", "base"),
+    [("1000.00", "1085.20"), ("1591.50", "1732.66"), ("150000", "1003.17"), ("0.05", "0.06")],
+)
+def test_a_leg_rate_has_six_decimals_and_books_the_other_legs_base_amount(amount, base):
+    rate = push.leg_rate(Decimal(amount), Decimal(base), "EUR")
+    assert rate == rate.quantize(Decimal("0.000001"))
+    assert (Decimal(amount) / rate).quantize(Decimal("0.01"), ROUND_HALF_UP) == Decimal(base)
 
 
 def test_a_crash_between_the_call_and_the_local_write_does_not_double_post(

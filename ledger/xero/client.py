@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
+from xml.etree.ElementTree import ParseError
 
 import httpx
+from defusedxml import ElementTree
+from defusedxml.common import DefusedXmlException
 
 from ledger.xero.limits import Budget, ConcurrencySlots, DayBudgetLow
 
@@ -50,6 +53,10 @@ class ValidationFailed(XeroError):
     def __init__(self, messages: list[str], elements: list[dict[str, Any]]) -> None:
         self.messages, self.elements = messages, elements
         super().__init__("; ".join(messages) or "Xero refused the request")
+
+
+class NotFound(XeroError):
+    """404: the resource is not in the organisation (Xero says so in plain text)."""
 
 
 class OutcomeUnknown(XeroError):
@@ -221,6 +228,10 @@ class XeroClient:
             }
             if self.tenant_id:
                 request_headers["xero-tenant-id"] = self.tenant_id
+            if body is not None:
+                # Xero reads a body by its Content-Type and takes XML without one: a JSON
+                # body sent bare is refused (400 PostDataInvalidException, in XML).
+                request_headers["Content-Type"] = "application/json"
             try:
                 with self.slots.slot():
                     response = self.http.request(
@@ -271,27 +282,27 @@ class XeroClient:
 
     @staticmethod
     def _result(response: httpx.Response, method: str, path: str) -> Any:
+        """The reply's data, or its typed error. The status decides first: Xero answers a
+        missing resource in plain text, some 400s in XML (`ApiException`) and some
+        errors with no body at all, so the body is read for what the status says."""
         status = response.status_code
-        if status == 204 or not response.content:
-            return None
-        try:
-            data = json.loads(response.content, parse_float=Decimal)
-        except ValueError as exc:
-            raise Unavailable(f"Xero sent an unreadable reply to {method} {path}") from exc
+        if status < 400:
+            if status == 204 or not response.content:
+                return None
+            try:
+                return json.loads(response.content, parse_float=Decimal)
+            except ValueError as exc:
+                raise Unavailable(f"Xero sent an unreadable reply to {method} {path}") from exc
+        error = _error_body(response)
         if status in (401, 403):
-            detail = data.get("Detail") if isinstance(data, dict) else None
-            raise AuthorizationFailed(f"Xero refused access ({status}: {detail or 'forbidden'})")
+            detail = error.detail or ("forbidden" if status == 403 else "unauthorized")
+            raise AuthorizationFailed(f"Xero refused access ({status}: {detail})")
         if status == 404:
-            raise XeroError(f"Not found in Xero: {path}")
+            raise NotFound(f"Not found in Xero: {method} {path}")
         if status == 400:
-            elements = data.get("Elements") or [] if isinstance(data, dict) else []
-            messages = [e["Message"] for el in elements for e in el.get("ValidationErrors", [])]
-            if not messages and isinstance(data, dict):
-                messages = [str(data.get("Message") or data.get("Detail") or "Bad request")]
-            raise ValidationFailed(messages, elements)
-        if status >= 400:
-            raise XeroError(f"Xero answered {status} to {method} {path}")
-        return data
+            raise ValidationFailed(error.messages or ["Xero refused the request (400)"],
+                                   error.elements)  # fmt: skip
+        raise XeroError(f"Xero answered {status} to {method} {path}: {error.detail}".rstrip(": "))
 
     # --- settings ------------------------------------------------------------------------
 
@@ -377,10 +388,37 @@ class XeroClient:
             params={"includeDeleted": "true", "order": "UpdatedDateUTC ASC"},
             headers=_since_header(since),
         )
+        rows = data.get("BankTransfers", [])
+        legs = self._transfer_legs(rows)
         documents = []
-        for row in data.get("BankTransfers", []):
-            documents.extend(_bank_transfer_sides(row))
+        for row in rows:
+            documents.extend(_bank_transfer_sides(row, legs))
         return documents
+
+    def _transfer_legs(self, transfers: list[dict[str, Any]]) -> dict[str, Mapping[str, Any]]:
+        """The bank transactions behind each transfer's two sides, by id.
+
+        A transfer has one `Amount` (the From side's), but one made in Xero's UI between
+        accounts of two currencies moves a different amount on each: Xero books each
+        side as its own bank transaction (SPEND-TRANSFER, RECEIVE-TRANSFER, with its
+        account's currency and total), named by `FromBankTransactionID` and
+        `ToBankTransactionID`. Those are read, 40 to a call, so each side gets its own
+        amount and currency."""
+        ids = sorted(
+            {
+                str(row[key]).lower()
+                for row in transfers
+                for key in ("FromBankTransactionID", "ToBankTransactionID")
+                if row.get(key)
+            }
+        )
+        legs: dict[str, Mapping[str, Any]] = {}
+        for start in range(0, len(ids), 40):
+            where = " OR ".join(f'BankTransactionID==Guid("{i}")' for i in ids[start : start + 40])
+            data = self.request("GET", f"{API_PATH}/BankTransactions", params={"where": where})
+            for row in data.get("BankTransactions", []):
+                legs[str(row.get("BankTransactionID") or "").lower()] = row
+        return legs
 
     def payments_page(self, *, since: datetime | None, page: int, page_size: int = 100) -> Page:
         data = self.request(
@@ -426,6 +464,51 @@ class XeroClient:
         return rows
 
 
+@dataclass(frozen=True)
+class _ErrorBody:
+    messages: list[str]
+    elements: list[dict[str, Any]]
+    detail: str
+
+
+def _error_body(response: httpx.Response) -> _ErrorBody:
+    """What an error reply says, whatever its form: Xero's JSON (a ValidationException
+    with its elements' messages, or a problem body's Detail), its XML ApiException,
+    plain text, or nothing."""
+    content = response.content.strip()
+    if not content:
+        return _ErrorBody([], [], "")
+    media = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content.startswith(b"<") and "html" not in media:
+        return _xml_error(content)
+    try:
+        data = json.loads(content, parse_float=Decimal)
+    except ValueError:
+        text = content.decode("utf-8", "replace")[:500]
+        return _ErrorBody([text], [], text)
+    if not isinstance(data, dict):
+        return _ErrorBody([], [], str(data)[:500])
+    elements = [e for e in data.get("Elements") or [] if isinstance(e, dict)]
+    messages = [str(e.get("Message")) for el in elements for e in el.get("ValidationErrors") or []]
+    detail = str(data.get("Detail") or data.get("Message") or data.get("Title") or "")
+    return _ErrorBody(messages or ([detail] if detail else []), elements, detail)
+
+
+def _xml_error(content: bytes) -> _ErrorBody:
+    try:
+        root = ElementTree.fromstring(content)
+    except (ParseError, DefusedXmlException, ValueError):
+        text = content.decode("utf-8", "replace")[:500]
+        return _ErrorBody([text], [], text)
+    messages = [m.text.strip() for m in root.iter("Message") if m.text and m.text.strip()]
+    # The envelope's own Message first; the elements' ValidationErrors after it.
+    detail = (root.findtext("Message") or "").strip()
+    validation = [
+        (m.text or "").strip() for m in root.iter("ValidationError") for m in m.iter("Message")
+    ]
+    return _ErrorBody([v for v in validation if v] or messages, [], detail)
+
+
 def _dumps(body: Any) -> bytes:
     class _Encoder(json.JSONEncoder):
         def default(self, o: Any) -> Any:
@@ -448,7 +531,9 @@ class _Raw(str):
 def _since_header(since: datetime | None) -> dict[str, str]:
     if since is None:
         return {}
-    return {"If-Modified-Since": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")}
+    # RFC 3339 with its offset, as the description's `date-time` asks (its own example
+    # carries one); Xero reads it as UTC either way.
+    return {"If-Modified-Since": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def _account(row: Mapping[str, Any]) -> AccountInfo:
@@ -498,10 +583,17 @@ def _bank_transaction(row: Mapping[str, Any]) -> BankDocument:
     )
 
 
-def _bank_transfer_sides(row: Mapping[str, Any]) -> list[BankDocument]:
+def _bank_transfer_sides(
+    row: Mapping[str, Any], legs: Mapping[str, Mapping[str, Any]]
+) -> list[BankDocument]:
+    """The transfer's two sides, each with its own bank transaction's amount and
+    currency; without that leg, the transfer's Amount (the From side's) and the account's
+    own currency (the puller's default)."""
     amount = Decimal(str(row["Amount"]))
     sides = []
     for side, account_key, sign in (("FROM", "FromBankAccount", -1), ("TO", "ToBankAccount", 1)):
+        leg = legs.get(str(row.get(f"{side.title()}BankTransactionID") or "").lower()) or {}
+        total = _decimal(leg.get("Total"))
         sides.append(
             BankDocument(
                 kind="BANK_TRANSFER",
@@ -510,8 +602,8 @@ def _bank_transfer_sides(row: Mapping[str, Any]) -> list[BankDocument]:
                 xero_type="BANKTRANSFER",
                 bank_account_id=str(row[account_key]["AccountID"]).lower(),
                 date=xero_date(row.get("Date")) or date.min,
-                amount=sign * amount,
-                currency="",
+                amount=sign * (amount if total is None else total),
+                currency=str(leg.get("CurrencyCode") or ""),
                 reference=str(row.get("Reference") or ""),
                 contact_name="",
                 status=str(row.get("Status") or ""),

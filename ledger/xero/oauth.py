@@ -66,11 +66,24 @@ class Tenant:
     auth_event_id: str
 
 
-def _client(redirect_uri: str | None = None) -> OAuth2Client:
+# Scopes of a person's grant, not of an API: a custom connection has neither a refresh
+# token (offline_access) nor a user (the OpenID scopes).
+USER_SCOPES = ("offline_access", "openid", "profile", "email")
+
+
+def custom_connection_scopes() -> list[str]:
+    """The API scopes a custom connection's token is asked for. The connection holds the
+    scopes its organisation authorised; the client-credentials request may only narrow
+    them, and Xero answers `invalid_scope` to any other, offline_access included
+    (developer.xero.com "Custom connections")."""
+    return [scope for scope in settings.XERO_SCOPES if scope not in USER_SCOPES]
+
+
+def _client(redirect_uri: str | None = None, *, scopes: list[str] | None = None) -> OAuth2Client:
     return OAuth2Client(
         client_id=settings.XERO_CLIENT_ID,
         client_secret=settings.XERO_CLIENT_SECRET,
-        scope=" ".join(settings.XERO_SCOPES),
+        scope=" ".join(settings.XERO_SCOPES if scopes is None else scopes),
         redirect_uri=redirect_uri,
         code_challenge_method="S256",
         token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
@@ -152,7 +165,7 @@ def token_refresh(*, refresh_token: str) -> TokenSet:
 
 def client_credentials_token() -> TokenSet:
     """A custom connection's access token (no refresh token: ask again when it expires)."""
-    with _client() as client:
+    with _client(scopes=custom_connection_scopes()) as client:
         try:
             token = client.fetch_token(_token_url(), grant_type="client_credentials")
         except OAuthError as exc:

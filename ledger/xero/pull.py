@@ -128,42 +128,75 @@ class Puller:
         self.result.stored += 1
 
     def balances_read(self, today: date) -> None:
-        """Balances of the mapped bank accounts as of today (Bank Summary, one call)."""
+        """Balances of the mapped bank accounts as of today (Bank Summary, one call).
+
+        Xero's help says the Bank Summary shows a multi-currency organisation's figures
+        in its base currency, and the report has no other: its row of a foreign bank
+        account is kept (in `raw`, as base-currency figures), and the account's own
+        balance is the sum of its live entries as read back from Xero, in its currency.
+        A base-currency account's figures are the report's."""
         start = today.replace(day=1)
         rows = self.client.bank_summary(start=start, end=today)
         with transaction.atomic():
             for row in rows:
                 account = self.accounts.get(row.account_id)
                 if account is not None:
-                    self._balance_store(account, row, today)
+                    self._balance_store(account, row, start, today)
 
-    def _balance_store(self, account: XeroAccount, row: BankSummaryRow, today: date) -> None:
-        currency = account.currency
+    def _balance_store(
+        self, account: XeroAccount, row: BankSummaryRow, start: date, today: date
+    ) -> None:
+        base = self.org.base_currency
 
-        def minor(value: object) -> int:
+        def minor(value: object, currency: str) -> int:
             return to_minor(quantize(value, currency, ROUND_HALF_EVEN), currency)  # type: ignore[arg-type]
 
+        report = {
+            "name": row.name,
+            "currency": base,
+            "opening": str(row.opening),
+            "received": str(row.received),
+            "spent": str(row.spent),
+            "closing": str(row.closing),
+        }
+        if account.currency == base:
+            figures = [minor(v, base) for v in (row.opening, row.received, row.spent)]
+            raw = {**report, "source": "bank_summary"}
+        else:
+            figures = self._entry_figures(account, start, today)
+            raw = {"name": row.name, "source": "entries", "bank_summary_in_base": report}
+        opening, received, spent = figures
         XeroBankBalance.objects.update_or_create(
             organisation=self.org,
             xero_account=account,
             as_of=today,
             defaults={
-                "currency": currency,
-                "opening_minor": minor(row.opening),
-                "received_minor": minor(row.received),
-                "spent_minor": minor(row.spent),
-                "closing_minor": minor(row.closing),
+                "currency": account.currency,
+                "opening_minor": opening,
+                "received_minor": received,
+                "spent_minor": spent,
+                "closing_minor": opening + received - spent,
                 "fetched_at": timezone.now(),
-                "raw": {
-                    "name": row.name,
-                    "opening": str(row.opening),
-                    "received": str(row.received),
-                    "spent": str(row.spent),
-                    "closing": str(row.closing),
-                },
+                "raw": raw,
             },
         )
         self.result.balances += 1
+
+    def _entry_figures(self, account: XeroAccount, start: date, today: date) -> list[int]:
+        """(opening, received, spent) in minor units of the account's own currency, from
+        its live entries read back: before `start`, and from `start` to `today`."""
+        live = LedgerEntry.objects.filter(organisation=self.org, xero_account=account).exclude(
+            status__in=LedgerEntry.DEAD_STATUSES
+        )
+        opening = received = spent = 0
+        for day, amount in live.filter(date__lte=today).values_list("date", "amount_minor"):
+            if day < start:
+                opening += amount
+            elif amount > 0:
+                received += amount
+            else:
+                spent -= amount
+        return [opening, received, spent]
 
 
 def _since(cursor: PullCursor) -> datetime | None:

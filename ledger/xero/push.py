@@ -14,11 +14,13 @@ clearing account, the credit on the target balance a RECEIVE from it — the "tw
 through a clearing account" Wise's own Xero integration books. They are not Xero
 BankTransfers: a BankTransfer has a single Amount and no settable rate, and the API does
 not take cross-currency transfers. Each leg carries `CurrencyRate` (units of its currency
-per one base unit, Xero's direction) from the Wise rate, so the clearing account nets out:
-a leg in the base currency needs none; when the other side is the base currency the rate
-is the Wise rate (or its inverse, on the source leg); when neither side is, the source leg
-takes Xero's day rate and the target leg waits for it, then posts at that rate times the
-Wise rate. Jar moves (same currency) need no rate: both legs take the same day rate.
+per one base unit, Xero's direction), so the clearing account nets out: a leg in the base
+currency needs none; when the other side is the base currency, the rate is this leg's
+clearing amount over the other's; when neither side is, the source leg takes Xero's day
+rate and the target leg waits for it, then posts at the rate that books the source leg's
+base amount. Rates go at Xero's six decimals, chosen so that the base amount Xero books
+(the clearing line over the rate, to the cent) is the other leg's exactly (`leg_rate`).
+Jar moves (same currency) need no rate: both legs take the same day rate.
 
 **Crash safety.** Before each call the batch's posting records are written PENDING with
 the batch's idempotency key (deterministic from its keys and revisions, so a retry is a
@@ -35,7 +37,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
@@ -49,7 +51,8 @@ from ledger.xero.limits import DayBudgetLow
 from treasury.money import to_minor
 
 BATCH_SIZE = 50
-RATE_PLACES = Decimal("1e-10")
+XERO_RATE_PLACES = Decimal("0.000001")  # Xero keeps currency rates to six decimals
+CENT = Decimal("0.01")
 MAX_UNKNOWN_PER_RUN = 3
 EXCLUDE = "EXCLUDE"
 
@@ -411,33 +414,87 @@ class Pusher:
         item.total_minor = to_minor(amount, txn.currency) * (1 if receive else -1)
 
     def _rate(self, txn: Transaction) -> Decimal | None:
-        """Xero CurrencyRate of a clearing leg (see the module docstring)."""
+        """Xero CurrencyRate of a clearing leg (see the module docstring): chosen from the
+        two legs' own amounts, at Xero's six decimals, so that the base amount Xero books
+        for this leg (its clearing line divided by the rate sent, to the cent) is the
+        other leg's, and the clearing account nets out."""
         base, own, other = self.org.base_currency, txn.currency, txn.counter_currency
         if own == base or not other or other == own or not txn.fx_rate:
             return None
-        wise = Decimal(txn.fx_rate)  # units of the target currency per source unit
         source_leg = txn.direction == Transaction.Direction.DEBIT
+        partner = (
+            Transaction.objects.filter(
+                account__in=list(self.mapping),
+                reference_number=txn.reference_number,
+                currency=other,
+                direction=(
+                    Transaction.Direction.CREDIT if source_leg else Transaction.Direction.DEBIT
+                ),
+                wise_type=txn.wise_type,
+            ).first()
+            if txn.reference_number
+            else None
+        )
+        if partner is None:
+            return None  # the legs cannot be paired: Xero's day rate
         if other == base:
-            return _rate_round(1 / wise if source_leg else wise)
+            return leg_rate(_clearing_amount(txn), _clearing_amount(partner), own)
         if source_leg:
             return None  # Xero's day rate; the target leg follows it
-        if not txn.reference_number:
-            return None  # the legs cannot be paired: Xero's day rate
-        partner = (
+        partner_rate = (
             Posting.objects.filter(
-                organisation=self.org,
-                state=Posting.State.POSTED,
-                transaction__reference_number=txn.reference_number,
-                transaction__currency=other,
-                transaction__direction="DEBIT",
-                transaction__wise_type=txn.wise_type,
+                organisation=self.org, state=Posting.State.POSTED, transaction=partner
             )
             .values_list("currency_rate", flat=True)
             .first()
         )
-        if partner is None:
+        if partner_rate is None:
             raise _Wait
-        return _rate_round(partner * wise)
+        partner_base = (_clearing_amount(partner) / partner_rate).quantize(
+            CENT, rounding=ROUND_HALF_UP
+        )
+        return leg_rate(_clearing_amount(txn), partner_base, own)
+
+
+def _clearing_amount(txn: Transaction) -> Decimal:
+    """What a conversion leg moves through the clearing account: its amount less the fee
+    Wise took inside it (a credit's fee was taken before it arrived)."""
+    amount = abs(txn.amount)
+    return amount + txn.fee if txn.amount_minor > 0 else amount - txn.fee
+
+
+def leg_rate(amount: Decimal, base_amount: Decimal, currency: str) -> Decimal | None:
+    """The CurrencyRate (units of `currency` per base unit) at Xero's precision, six
+    decimals, under which `amount` is booked as exactly `base_amount` in base currency.
+
+    Xero keeps a currency rate to six decimals (the spec's `[18].[6]` of CurrencyRate,
+    and Xero's help centre: rates are rounded to six digits) and books the base amount
+    of a line as its amount divided by that rate, to the cent. A rate sent with more
+    decimals is rounded by Xero, so the base amounts of the two legs would no longer be
+    the same. Of the six-decimal rates in the interval that books `base_amount`, the one
+    nearest `amount / base_amount` is sent; a conversion too large for any (over about
+    10,000 base units per unit of rate) gets the nearest rate, and the clearing account
+    keeps the cents that no six-decimal rate can express.
+    """
+    if base_amount <= 0 or amount <= 0:
+        return None
+    ideal = amount / base_amount
+    nearest = ideal.quantize(XERO_RATE_PLACES, rounding=ROUND_HALF_EVEN)
+    half_cent = CENT / 2
+    low, high = amount / (base_amount + half_cent), amount / (base_amount - half_cent)
+    candidates = sorted(
+        (nearest + step * XERO_RATE_PLACES for step in range(-3, 4)),
+        key=lambda rate: abs(rate - ideal),
+    )
+    for rate in candidates:
+        if rate > 0 and low < rate < high and _booked(amount, rate) == base_amount:
+            return rate
+    return nearest if nearest > 0 else None
+
+
+def _booked(amount: Decimal, rate: Decimal) -> Decimal:
+    """The base amount Xero books for `amount` at `rate`."""
+    return (amount / rate).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 RESULT_FIELDS = ["state", "xero_id", "posted_revision", "posted_at", "currency_rate", "errors",
@@ -451,7 +508,3 @@ def _posted(posting: Posting, result: ElementResult, rate: Decimal | None, now: 
     posting.currency_rate = result.currency_rate or rate
     posting.errors = []
     posting.retry_requested = posting.repost_requested = False
-
-
-def _rate_round(rate: Decimal) -> Decimal:
-    return rate.quantize(RATE_PLACES, rounding=ROUND_HALF_EVEN).normalize()

@@ -58,6 +58,7 @@ def csv_document(days: list[Day]) -> str:
 
 class EcbSimulator(SimulatorServer):
     name = "ecb"
+    contracts = ("ecb",)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

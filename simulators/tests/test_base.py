@@ -76,3 +76,15 @@ def test_control_endpoints_steer_a_running_simulator(echo):
 
 def test_json_dumps_keeps_decimal_digits():
     assert json_dumps({"a": Decimal("0.10"), "b": [Decimal("-3")]}) == '{"a": 0.10, "b": [-3]}'
+
+
+def test_fault_rates_set_over_http_are_drawn_not_crashed_on(echo):
+    """`/_sim/faults` receives JSON numbers as Decimals; the rates are compared with the
+    RNG's floats (`float -= Decimal` crashed every request's handler)."""
+    set_ = httpx.post(f"{echo.url}/_sim/faults", json={"error_rate": 0.5, "paths": "^/items"})
+    assert set_.json()["error_rate"] == 0.5
+    statuses = {httpx.get(f"{echo.url}/items/1").status_code for _ in range(40)}
+    assert statuses == {200, 500}
+    refused = httpx.post(f"{echo.url}/_sim/faults", json={"error_rate": 2})
+    assert refused.status_code == 400
+    assert httpx.post(f"{echo.url}/_sim/faults", json={"nope": 1}).status_code == 400

@@ -19,7 +19,7 @@ def test_rates_depend_on_the_seed_and_the_day_only():
     assert dict(rates)["BGN"] == dict(early[-1][1])["BGN"]  # the lev is pegged
 
 
-def test_files_and_calendar_control():
+def test_files_and_calendar_control(contract_violations):
     with build(seed=3) as sim:
         httpx.post(
             f"{sim.url}/_sim/today", json={"today": "2024-12-27", "history_start": "2024-12-01"}
@@ -31,4 +31,6 @@ def test_files_and_calendar_control():
         assert zipped.headers["content-type"] == "application/zip"
         state = httpx.get(f"{sim.url}/_sim/state").json()
         assert (state["latest"], state["days"]) == ("2024-12-27", 18)
-        assert httpx.get(f"{sim.url}/stats/eurofxref/other.xml").status_code == 404
+        with contract_violations() as seen:  # no such file: not an ECB operation either
+            assert httpx.get(f"{sim.url}/stats/eurofxref/other.xml").status_code == 404
+        assert "no operation of ecb" in seen.violations[0].message

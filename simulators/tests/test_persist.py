@@ -22,7 +22,7 @@ def _bank_transaction(sim):
         "Date": "2026-01-15",
         "Reference": "bulwark:t1",
         "LineAmountTypes": "NoTax",
-        "LineItems": [{"Description": "Fee", "Quantity": 1, "UnitAmount": "125.50",
+        "LineItems": [{"Description": "Fee", "Quantity": 1, "UnitAmount": 125.50,
                        "AccountCode": "200"}],
     }  # fmt: skip
 

@@ -124,6 +124,7 @@ def _link(number: int, size: int) -> str:
 
 class TreasurySimulator(SimulatorServer):
     name = "treasury"
+    contracts = ("treasury",)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

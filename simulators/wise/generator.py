@@ -29,8 +29,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from simulators.ecb.data import usd_rates
+
 DECIMALS = {"USD": 2, "EUR": 2, "GBP": 2, "JPY": 0, "CAD": 2, "CHF": 2, "MXN": 2}
-# USD per unit at the start; each day moves by up to VOLATILITY millionths either way.
+# USD per unit where the ECB simulator has no rate yet; rates otherwise follow it.
 USD_PER_UNIT = {
     "USD": "1",
     "EUR": "1.09",
@@ -40,7 +42,8 @@ USD_PER_UNIT = {
     "CHF": "1.13",
     "MXN": "0.058",
 }
-VOLATILITY = 6000
+VOLATILITY = 6000  # the bound of each day's draw; one step of it moves a rate by:
+NUDGE_PER_STEP = Decimal("0.002") / VOLATILITY
 CONVERSION_FEE = Decimal("0.0043")  # Wise-like variable fee on a conversion
 FIXED_FEE = {
     "USD": Decimal("0.33"),
@@ -92,6 +95,13 @@ CONTRACTORS = {
 JAR_NAME = "Tax reserve"
 # The working float kept in each foreign balance when its surplus is converted to USD.
 FOREIGN_FLOAT = {"EUR": 1500, "GBP": 800, "JPY": 150_000}
+
+US_ADDRESS = {"addressFirstLine": "418 Alder Street", "city": "Portland",
+              "countryIso2Code": "US", "countryIso3Code": "usa", "postCode": "97205",
+              "stateCode": "OR"}  # fmt: skip
+UK_ADDRESS = {"addressFirstLine": "12 Hoxton Square", "city": "London",
+              "countryIso2Code": "GB", "countryIso3Code": "gbr", "postCode": "N1 6NU",
+              "stateCode": None}  # fmt: skip
 
 PROFILE_BUSINESS = 40111
 PROFILE_PERSONAL = 40112
@@ -167,6 +177,7 @@ class Profile:
     type: str
     full_name: str
     business_name: str | None = None
+    country: str = "US"
 
     def as_wise(self) -> dict[str, Any]:
         profile: dict[str, Any] = {
@@ -175,14 +186,7 @@ class Profile:
             "userId": USER_ID,
             "fullName": self.full_name,
             "currentState": "VISIBLE",
-            "address": {
-                "addressFirstLine": "418 Alder Street",
-                "city": "Portland",
-                "countryIso2Code": "US",
-                "countryIso3Code": "usa",
-                "postCode": "97205",
-                "stateCode": "OR",
-            },
+            "address": UK_ADDRESS if self.country == "GB" else US_ADDRESS,
         }
         return {**profile, **self.names()}
 
@@ -195,17 +199,34 @@ class Profile:
 
 
 class RateBook:
-    """Daily mid-market rates from a seeded random walk (in Decimal); any pair, any day."""
+    """Daily mid-market rates for any pair: the ECB simulator's reference rates of the
+    same seed (crossed through USD, the last TARGET day's on other days), each currency
+    nudged by at most 0.2% a day, as a market rate strays from the 14:15 CET fix. So
+    Wise's rates agree with the ECB's within 0.4% for any pair. The nudges are drawn
+    from the business's RNG, one per currency and day, as the walk before them was."""
 
-    def __init__(self, rng: random.Random, start: date, days: int) -> None:
+    def __init__(self, rng: random.Random, start: date, days: int, seed: int) -> None:
         self.start = start
-        self.usd: dict[str, list[Decimal]] = {}
-        step = Decimal("0.000001")
-        for code, level in USD_PER_UNIT.items():
-            series = [Decimal(level)]
-            for _ in range(days + 400):
-                move = 0 if code == "USD" else rng.randint(-VOLATILITY, VOLATILITY)
-                series.append((series[-1] * (1 + move * step)).quantize(Decimal("1e-10")))
+        span = days + 400  # live lines and rate queries run past `until`
+        ecb = usd_rates(seed, start - timedelta(days=10), start + timedelta(days=span))
+        ecb_days = sorted(ecb)
+        self.usd: dict[str, list[Decimal]] = {"USD": [Decimal(1)] * (span + 1)}
+        for code in USD_PER_UNIT:
+            if code == "USD":
+                continue
+            quoted = [d for d in ecb_days if code in ecb[d]]
+            series = []
+            for offset in range(span + 1):
+                day = start + timedelta(days=offset)
+                index = bisect.bisect_right(quoted, day) - 1
+                fix = (
+                    ecb[quoted[index]][code]
+                    if index >= 0
+                    else Decimal(1) / Decimal(USD_PER_UNIT[code])
+                )
+                # (The first day has no draw: the walk these replace started at a level.)
+                nudge = rng.randint(-VOLATILITY, VOLATILITY) * NUDGE_PER_STEP if offset else 0
+                series.append((1 / fix * (1 + nudge)).quantize(Decimal("1e-10")))
             self.usd[code] = series
 
     def rate(self, source: str, target: str, on: date) -> Decimal:
@@ -595,7 +616,8 @@ def business_generate(
         Balance(70005, PROFILE_BUSINESS, "USD", "SAVINGS", JAR_NAME, start),
         Balance(70101, PROFILE_PERSONAL, "USD", "STANDARD", None, start),
     ]
-    business = Business(profiles, balances, RateBook(rng, start.date(), days), start, until)
+    rates = RateBook(rng, start.date(), days, seed)
+    business = Business(profiles, balances, rates, start, until)
     writer = _Writer(business, rng)
     # Average lines per day, less the fixed monthly events (interest, jar moves, tax).
     per_day = max(size - days // 7, 1) / days

@@ -66,6 +66,12 @@ ISSUER = {
 
 HOLDER_ADDRESS = {"addressFirstLine": "418 Alder Street", "city": "Portland", "postCode": "97205",
                   "stateCode": "OR", "countryName": "United States"}  # fmt: skip
+UK_ISSUER = {"name": "Wise Payments Limited", "firstLine": "Worship Square, 65 Clifton Street",
+             "city": "London", "postCode": "EC2A 4JE", "stateCode": "",
+             "country": "United Kingdom"}  # fmt: skip
+UK_HOLDER_ADDRESS = {"addressFirstLine": "12 Hoxton Square", "city": "London",
+                     "postCode": "N1 6NU", "stateCode": "",
+                     "countryName": "United Kingdom"}  # fmt: skip
 
 # The statement file formats besides JSON: format -> (content type, renderer).
 EXPORT_FORMATS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
@@ -90,6 +96,7 @@ def parse_wise_time(text: str) -> datetime:
 
 class WiseSimulator(SimulatorServer):
     name = "wise"
+    contracts = ("wise",)
 
     def __init__(
         self,
@@ -114,6 +121,8 @@ class WiseSimulator(SimulatorServer):
         )  # fmt: skip
         self.tokens = {token}
         self.sca_required: set[int] = set()
+        # UK/EEA profiles: PSD2 keeps their statements from personal tokens.
+        self.uk_eea_profiles: set[int] = set()
         self.sca_approval_seconds = NINETY_DAYS
         self.sca_approved_until: dict[int, float] = {}
         self.sca_public_keys: list[rsa.RSAPublicKey] = []
@@ -194,6 +203,7 @@ class WiseSimulator(SimulatorServer):
                     403: "Forbidden",
                     404: "Not Found",
                     405: "Method Not Allowed",
+                    415: "Unsupported Media Type",
                     500: "Internal Server Error",
                 }.get(status, "Error"),
                 "message": message,
@@ -221,8 +231,20 @@ class WiseSimulator(SimulatorServer):
     def dispatch(self, request: SimRequest) -> SimResponse:
         if request.path.startswith("/_sim/"):
             return super().dispatch(request)
-        auth = request.header("authorization") or ""
-        if not auth.startswith("Bearer "):
+        refused = self._unauthenticated(request)
+        if refused is not None:
+            return refused
+        limited = self._rate_limit(self._token(request))
+        if limited is not None:
+            return limited
+        return super().dispatch(request)
+
+    @staticmethod
+    def _token(request: SimRequest) -> str:
+        return (request.header("authorization") or "")[len("Bearer ") :].strip()
+
+    def _unauthenticated(self, request: SimRequest) -> SimResponse | None:
+        if not (request.header("authorization") or "").startswith("Bearer "):
             return SimResponse.json(
                 {
                     "error": "unauthorized",
@@ -230,15 +252,22 @@ class WiseSimulator(SimulatorServer):
                 },
                 status=401,
             )
-        token = auth[len("Bearer ") :].strip()
-        if token not in self.tokens:
+        if self._token(request) not in self.tokens:
             return SimResponse.json(
                 {"error": "invalid_token", "error_description": "Invalid token"}, status=401
             )
-        limited = self._rate_limit(token)
-        if limited is not None:
-            return limited
-        return super().dispatch(request)
+        return None
+
+    def contract_refusal(self, request: SimRequest, violations: list[Any]) -> SimResponse:
+        """Wise checks the token first; a body it cannot read is a 415, a parameter it
+        cannot bind a 400, both in its framework's error shape (the spec's own example)."""
+        refused = self._unauthenticated(request)
+        if refused is not None:
+            return refused
+        if any(v.where == "header.Content-Type" for v in violations):
+            kind = request.header("content-type") or "none"
+            return self.error_response(415, f"Content-Type '{kind}' is not supported")
+        return self.error_response(400, "; ".join(v.message for v in violations))
 
     def _rate_limit(self, token: str) -> SimResponse | None:
         with self.lock:
@@ -328,6 +357,13 @@ class WiseSimulator(SimulatorServer):
                 "INVALID_INTERVAL",
                 f"The statement period cannot exceed {MAX_STATEMENT_DAYS} days",
             )
+        if int(profile_id) in self.uk_eea_profiles:
+            # Wise gives personal tokens no statements of UK and EEA accounts (PSD2;
+            # docs.wise.com "Personal API token"): a bare 403, no SCA challenge to answer.
+            return self.error_response(
+                403,
+                "Balance statements of UK and EEA accounts are not available to personal tokens",
+            )
         challenge = self._sca(request, int(profile_id))
         if challenge is not None:
             return challenge
@@ -363,8 +399,10 @@ class WiseSimulator(SimulatorServer):
                 parts.append(encoded)
             closing = balance.amount_at(end)
         profile = next(p for p in self.business.profiles if p.id == balance.profile_id)
-        holder = {"type": profile.type, "address": HOLDER_ADDRESS, **profile.names()}
-        head = {"accountHolder": holder, "issuer": ISSUER, "bankDetails": None}
+        uk = profile.country == "GB"
+        address = UK_HOLDER_ADDRESS if uk else HOLDER_ADDRESS
+        holder = {"type": profile.type, "address": address, **profile.names()}
+        head = {"accountHolder": holder, "issuer": UK_ISSUER if uk else ISSUER, "bankDetails": None}
         tail = {
             "endOfStatementBalance": money(closing, balance.currency),
             "query": {
@@ -473,6 +511,39 @@ class WiseSimulator(SimulatorServer):
             "This request requires strong customer authentication",
             headers={"x-2fa-approval-result": "REJECTED", "x-2fa-approval": fresh},
         )
+
+    # --- UK/EEA profiles ------------------------------------------------------------------
+
+    def snapshot_restore(self, state: dict[str, Any]) -> None:
+        state.setdefault("uk_eea_profiles", set())  # snapshots from before UK/EEA profiles
+        super().snapshot_restore(state)
+
+    def uk_eea_profile(self, profile_id: int = PROFILE_BUSINESS) -> None:
+        """Make a profile a UK one (address and issuer): its statements are then refused
+        to the personal token, as Wise refuses UK/EEA statements; balances still answer."""
+        profile = next(p for p in self.business.profiles if p.id == profile_id)
+        with self.lock:
+            profile.country = "GB"
+            self.uk_eea_profiles.add(profile_id)
+
+    def statement_file(
+        self, balance_id: int, start: datetime, end: datetime, fmt: str = "csv"
+    ) -> bytes:
+        """A statement as the owner downloads it from Wise's website (Statements, the
+        balance, a format): the same lines as the API's, whatever the profile."""
+        balance = self.business.balance(balance_id)
+        assert balance is not None
+        query = {
+            "intervalStart": [wise_time(start)],
+            "intervalEnd": [wise_time(end)],
+            "currency": [balance.currency],
+        }
+        request = SimRequest("GET", "", query, {}, b"")
+        body = self._statement_json(balance, start, end, request, {}).body
+        if fmt == "json":
+            return body
+        _, render = EXPORT_FORMATS[fmt]
+        return render(json.loads(body, parse_float=Decimal)).encode()
 
     def _signature_valid(self, ott: str, signature: str) -> bool:
         try:
@@ -649,6 +720,9 @@ class WiseSimulator(SimulatorServer):
                 self.limit_per_minute = int(body.get("limit_per_minute", self.limit_per_minute))
                 self.window_seconds = float(body.get("window_seconds", self.window_seconds))
             return SimResponse.json({"rate": self.throttle_rate, "limit": self.limit_per_minute})
+        if action == "uk-eea" and request.method == "POST":
+            self.uk_eea_profile(int(body.get("profile_id", PROFILE_BUSINESS)))
+            return SimResponse.json({"uk_eea_profiles": sorted(self.uk_eea_profiles)})
         if action == "webhook" and request.method == "POST":
             self.webhook_url = body.get("url") or None
             return SimResponse.json({"url": self.webhook_url})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from simulators.xero.shapes import ms_date, parse_date
@@ -42,6 +42,7 @@ USD_RATES = {
     "SGD": Decimal("1.340000"),
 }
 CENT = Decimal("0.01")
+RATE_PLACES = Decimal("0.000001")
 
 
 def new_id() -> str:
@@ -83,7 +84,8 @@ class Org:
             "BaseCurrency": self.base_currency,
             "CountryCode": self.country,
             "OrganisationType": "COMPANY",
-            "Class": "ESTABLISHED" if self.multicurrency else "STANDARD",
+            # Plans with multi-currency (Xero's 2025 plans: Comprehensive and above).
+            "Class": "COMPREHENSIVE" if self.multicurrency else "STANDARD",
             "IsDemoCompany": False,
         }
 
@@ -159,7 +161,6 @@ class Org:
             "BankAccountType": "BANK" if kind == "BANK" else "",
             "Class": "ASSET" if kind in ("BANK", "CURRENT", "FIXED") else "EXPENSE",
             "EnablePaymentsToAccount": False,
-            "SystemAccount": None,
             "UpdatedDateUTC": self.stamp(now),
         }
         self.accounts[account["AccountID"]] = account
@@ -286,7 +287,9 @@ class Org:
                 errors.append("The currency of a bank transaction must match its bank account")
             rate = merged.get("CurrencyRate")
             if rate is not None:
-                rate = Decimal(str(rate))
+                # Xero keeps a rate to six decimals (the description's [18].[6]) and
+                # rounds what it is sent.
+                rate = Decimal(str(rate)).quantize(RATE_PLACES, ROUND_HALF_EVEN)
                 if rate <= 0:
                     errors.append("CurrencyRate must be positive")
                 elif currency == self.base_currency and rate != 1:
@@ -341,8 +344,13 @@ class Org:
     # --- bank transfers ------------------------------------------------------------------
 
     def bank_transfer_build(
-        self, data: dict[str, Any], now: float
+        self, data: dict[str, Any], now: float, *, to_amount: Decimal | None = None
     ) -> tuple[dict[str, Any], list[str]]:
+        """A transfer and its two bank transactions. Through the API (`to_amount` None)
+        both accounts must hold one currency: a transfer takes one Amount and no rate,
+        and the documented behaviour refuses cross-currency ones. A person in Xero's UI
+        can make one, entering the amount received (`to_amount`): each leg then holds
+        its own account's amount, while the transfer shows the From amount and a rate."""
         errors = []
         source = self.bank_account(data.get("FromBankAccount"))
         target = self.bank_account(data.get("ToBankAccount"))
@@ -350,9 +358,7 @@ class Org:
             errors.append("Both the From and To bank accounts must be active bank accounts")
         elif source["AccountID"] == target["AccountID"]:
             errors.append("The From and To bank accounts must be different")
-        elif source["CurrencyCode"] != target["CurrencyCode"]:
-            # Xero's API takes one Amount and no settable rate for a transfer; like the
-            # documented behaviour, the simulator refuses cross-currency transfers.
+        elif source["CurrencyCode"] != target["CurrencyCode"] and to_amount is None:
             errors.append("Cross-currency bank transfers are not supported by the API")
         try:
             amount = Decimal(str(data.get("Amount")))
@@ -369,9 +375,10 @@ class Org:
         assert target is not None
         stamp = self.stamp(now)
         legs = {}
-        for side, account, kind in (
-            ("From", source, "SPEND-TRANSFER"),
-            ("To", target, "RECEIVE-TRANSFER"),
+        received = amount if to_amount is None else to_amount
+        for side, account, kind, total in (
+            ("From", source, "SPEND-TRANSFER", amount),
+            ("To", target, "RECEIVE-TRANSFER", received),
         ):
             leg = {
                 "BankTransactionID": new_id(),
@@ -382,16 +389,15 @@ class Org:
                     "Code": account["Code"],
                     "Name": account["Name"],
                 },
-                "Contact": None,
                 "LineItems": [],
                 "Date": ms_date(day),
                 "DateString": f"{day}T00:00:00",
                 "Reference": str(data.get("Reference") or ""),
                 "CurrencyCode": account["CurrencyCode"],
-                "CurrencyRate": Decimal("1.000000"),
-                "SubTotal": amount,
+                "CurrencyRate": self.rate_for(account["CurrencyCode"]),
+                "SubTotal": total,
                 "TotalTax": Decimal("0.00"),
-                "Total": amount,
+                "Total": total,
                 "IsReconciled": bool(data.get(f"{side}IsReconciled", False)),
                 "UpdatedDateUTC": stamp,
             }
@@ -406,7 +412,8 @@ class Org:
             "Date": ms_date(day),
             "DateString": f"{day}T00:00:00",
             "Reference": str(data.get("Reference") or ""),
-            "CurrencyRate": Decimal("1.000000"),
+            # Units received per unit sent (1 within one currency).
+            "CurrencyRate": (received / amount).quantize(RATE_PLACES, ROUND_HALF_EVEN),
             "FromBankTransactionID": legs["From"]["BankTransactionID"],
             "ToBankTransactionID": legs["To"]["BankTransactionID"],
             "FromIsReconciled": legs["From"]["IsReconciled"],
@@ -420,6 +427,9 @@ class Org:
     # --- reports -----------------------------------------------------------------------
 
     def bank_summary(self, start: date, end: date) -> dict[str, Any]:
+        """Xero's Bank Summary: per bank account, opening, received, spent and closing,
+        all in the organisation's base currency, as Xero's help says of multi-currency
+        accounts on this report (each movement at its own rate, to the cent)."""
         rows = []
         for account in sorted(self.accounts.values(), key=lambda a: a["Code"] or a["Name"]):
             if account["Type"] != "BANK":
@@ -468,6 +478,12 @@ class Org:
         }
 
     def _movements(self, account_id: str) -> list[tuple[Decimal, date]]:
+        """Each movement of a bank account in base currency: its amount over its rate."""
+
+        def base(amount: Decimal, rate: Any) -> Decimal:
+            rate = Decimal(str(rate or 1))
+            return amount if rate == 1 else (amount / rate).quantize(CENT, ROUND_HALF_UP)
+
         moves = []
         for element in self.bank_transactions.values():
             if element["Status"] != "AUTHORISED":
@@ -475,12 +491,20 @@ class Org:
             if element["BankAccount"]["AccountID"] != account_id:
                 continue
             sign = 1 if element["Type"].startswith("RECEIVE") else -1
-            moves.append((sign * element["Total"], parse_date(element["Date"]) or date.min))
+            moves.append(
+                (
+                    sign * base(element["Total"], element.get("CurrencyRate")),
+                    parse_date(element["Date"]) or date.min,
+                )
+            )
         for payment in self.payments.values():
             if payment["Status"] == "AUTHORISED" and payment["Account"]["AccountID"] == account_id:
                 sign = 1 if payment["PaymentType"] in MONEY_IN_PAYMENTS else -1
                 moves.append(
-                    (sign * payment["BankAmount"], parse_date(payment["Date"]) or date.min)
+                    (
+                        sign * base(payment["BankAmount"], payment.get("CurrencyRate")),
+                        parse_date(payment["Date"]) or date.min,
+                    )
                 )
         return moves
 

@@ -74,7 +74,6 @@ def orgs_seed(seed: int) -> dict[str, Org]:
                 "BankAccountType": "BANK" if kind == "BANK" else "",
                 "Class": "ASSET" if kind in ("BANK", "CURRENT") else "EXPENSE",
                 "EnablePaymentsToAccount": False,
-                "SystemAccount": None,
                 "UpdatedDateUTC": "/Date(1735689600000+0000)/",
             }
         orgs[org.tenant_id] = org

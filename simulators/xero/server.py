@@ -45,9 +45,12 @@ from simulators.base import SimRequest, SimResponse, SimulatorServer
 from simulators.xero import seed
 from simulators.xero.books import ISO_DESCRIPTIONS, Org, new_id
 from simulators.xero.shapes import (
+    NOT_FOUND,
+    api_exception_xml,
     ms_date,
     parse_date,
     parse_since,
+    post_data_invalid,
     problem,
     validation_exception,
     where_compile,
@@ -79,6 +82,9 @@ KNOWN_SCOPES = {
     "accounting.reports.banksummary.read",
     "accounting.attachments",
 }
+# What the demo custom connection was authorised with (developer.xero.com "Custom
+# connections": API scopes chosen when the organisation authorises it).
+CUSTOM_CONNECTION_SCOPES = KNOWN_SCOPES - {"openid", "profile", "email", "offline_access"}
 RETIRED_SCOPES = {
     "accounting.transactions",
     "accounting.transactions.read",
@@ -162,10 +168,12 @@ class ScriptedFault:
     status: int = 500
     remaining: int = 1
     delay: float = 0.0
+    body: str = ""  # "" the status's usual body, "xml" an ApiException, "empty" none
 
 
 class XeroSimulator(SimulatorServer):
     name = "xero"
+    contracts = ("xero-accounting", "xero-identity", "xero-oauth")
 
     def __init__(
         self,
@@ -291,14 +299,30 @@ class XeroSimulator(SimulatorServer):
         status: int = 500,
         times: int = 1,
         delay: float = 0.0,
+        body: str = "",
     ) -> None:
         """Script the next `times` replies to matching requests. `status`: reply `status`
-        without doing anything. `late`: do the work, then answer after `delay` seconds
-        (longer than the client waits), so the client cannot know the outcome."""
+        without doing anything, with its usual body, an XML `ApiException` (`body="xml"`,
+        as Xero answers some 400s) or none (`body="empty"`). `late`: do the work, then
+        answer after `delay` seconds (longer than the client waits), so the client
+        cannot know the outcome."""
         with self.lock:
             self.scripted.append(
-                ScriptedFault(method.upper(), re.compile(path_regex), kind, status, times, delay)
+                ScriptedFault(
+                    method.upper(), re.compile(path_regex), kind, status, times, delay, body
+                )
             )
+
+    def _scripted_response(self, fault: ScriptedFault) -> SimResponse:
+        if fault.body == "empty":
+            return SimResponse(status=fault.status)
+        if fault.body == "xml":
+            xml = api_exception_xml(
+                10, "ValidationException", "A validation exception occurred",
+                ("Simulated failure",),
+            )  # fmt: skip
+            return SimResponse.text(xml, status=fault.status, content_type="text/xml")
+        return self.error_response(fault.status, "Simulated failure")
 
     def bank_transactions_of(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
         org = self.orgs[tenant_id] if tenant_id else self.org()
@@ -420,8 +444,11 @@ class XeroSimulator(SimulatorServer):
         amount: Decimal,
         day: date,
         reference: str = "",
+        to_amount: Decimal | None = None,
         tenant_id: str | None = None,
     ) -> str:
+        """A transfer made in Xero's UI; `to_amount` makes it cross-currency (the API
+        refuses those, the UI does not)."""
         org = self.orgs[tenant_id] if tenant_id else self.org()
         with self.lock:
             source, target = org.account_by_code(from_code), org.account_by_code(to_code)
@@ -436,6 +463,7 @@ class XeroSimulator(SimulatorServer):
                     "Reference": reference,
                 },
                 self.now(),
+                to_amount=to_amount,
             )
             assert not errors, errors
             org.bank_transfers[transfer["BankTransferID"]] = transfer
@@ -458,6 +486,7 @@ class XeroSimulator(SimulatorServer):
                 status=int(body.get("status", 500)),
                 times=int(body.get("times", 1)),
                 delay=float(body.get("delay", 0)),
+                body=str(body.get("body", "")),
             )
         elif action == "native":
             bank_transaction_id = self.native_feed_line(
@@ -474,7 +503,51 @@ class XeroSimulator(SimulatorServer):
     # --- dispatch: auth, tenant, limits, faults -----------------------------------------
 
     def error_response(self, status: int, message: str) -> SimResponse:
+        """Xero's error bodies by status: a plain-text 404, a ValidationException 400, the
+        problem body otherwise (xero.md §8)."""
+        if status == 404:
+            return SimResponse.text(NOT_FOUND, status=404)
+        if status == 400:
+            element = {"ValidationErrors": [{"Message": message}]}
+            return SimResponse.json(validation_exception([element]), status=400)
         return SimResponse.json(problem(status, "Error", message), status=status)
+
+    # --- contracts ---------------------------------------------------------------------
+
+    def contract_context(self, request: SimRequest) -> set[str]:
+        header = request.header("authorization") or ""
+        grant = self.access.get(header[7:]) if header.lower().startswith("bearer ") else None
+        return {"custom-connection"} if grant is not None and grant.tenant else set()
+
+    def contract_refusal(self, request: SimRequest, violations: list[Any]) -> SimResponse:
+        """As Xero answers: the identity service with an OAuth error; the API checks the
+        token first, then reads the body by its Content-Type (XML unless told JSON: an
+        XML ApiException), then its JSON (ErrorNumber 14), then the tenant header."""
+        if not (request.path.startswith(API) or request.path.lower().startswith("/connections")):
+            return self._oauth_error("invalid_request")
+        _, failure = self._authenticate(request)
+        if failure is not None:
+            return failure
+        wheres = [v.where for v in violations]
+        if "header.Content-Type" in wheres:
+            body = api_exception_xml(
+                14,
+                "PostDataInvalidException",
+                "Xml for post data was invalid, Data at the root level is invalid. "
+                "Line 1, position 1.",
+            )
+            return SimResponse.text(body, status=400, content_type="text/xml; charset=utf-8")
+        body_problems = [v for v in violations if v.where.startswith("body")]
+        if body_problems:
+            first = body_problems[0]
+            path = first.where.removeprefix("body").strip("/").replace("/", ".")
+            message = f"JSON for post data was invalid,{first.message}. Path '{path}'."
+            return SimResponse.json(post_data_invalid(message), status=400)
+        if any(w.lower() == "header.xero-tenant-id" for w in wheres):
+            return SimResponse.json(
+                problem(403, "Forbidden", "AuthenticationUnsuccessful"), status=403
+            )
+        return self.error_response(400, "; ".join(v.message for v in violations))
 
     def dispatch(self, request: SimRequest) -> SimResponse:
         if not (request.path.startswith(API) or request.path.startswith("/connections")):
@@ -501,7 +574,7 @@ class XeroSimulator(SimulatorServer):
                 time.sleep(self.latency)
             scripted = self._scripted_for(request)
             if scripted is not None and scripted.kind == "status":
-                response = self.error_response(scripted.status, "Simulated failure")
+                response = self._scripted_response(scripted)
             else:
                 request.headers["x-sim-tenant"] = tenant_id
                 response = self._idempotent(request, tenant_id)
@@ -684,7 +757,8 @@ class XeroSimulator(SimulatorServer):
             "<!doctype html><title>Xero (simulator) · Allow access</title>"
             "<h1>Bulwark wants to access your Xero organisation</h1>"
             f"<p>Organisations: {names}</p><p>Scopes: {html.escape(' '.join(sorted(scope)))}</p>"
-            f'<form method="post"><input type="hidden" name="ticket" value="{ticket}">'
+            '<form method="post" action="/identity/connect/authorize">'
+            f'<input type="hidden" name="ticket" value="{ticket}">'
             '<button name="consent" value="allow">Allow access</button> '
             '<button name="consent" value="deny">Cancel</button></form>'
         )
@@ -772,7 +846,13 @@ class XeroSimulator(SimulatorServer):
                 tenant = self.clients[client_id].custom_tenant
                 if tenant is None:
                     return self._oauth_error("unauthorized_client")
-                scope = set(form.get("scope", "").split()) or (KNOWN_SCOPES - {"offline_access"})
+                # A custom connection holds the API scopes it was authorised with; the
+                # request may narrow them. It has no refresh token and no user, so
+                # offline_access and the OpenID scopes are not among them.
+                asked = set(form.get("scope", "").split())
+                if asked - CUSTOM_CONNECTION_SCOPES:
+                    return self._oauth_error("invalid_scope")
+                scope = asked or CUSTOM_CONNECTION_SCOPES
                 return SimResponse.json(self._tokens_issue(client_id, scope, None, tenant))
         return self._oauth_error("unsupported_grant_type")
 
@@ -959,7 +1039,7 @@ class XeroSimulator(SimulatorServer):
         with self.lock:
             element = self._org(request).bank_transactions.get(item_id.lower())
         if element is None:
-            return self.error_response(404, "The resource you're looking for cannot be found")
+            return self.error_response(404, NOT_FOUND)
         return SimResponse.json(self._envelope(BankTransactions=[element]))
 
     def bank_transactions_put(self, request: SimRequest) -> SimResponse:

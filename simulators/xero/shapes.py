@@ -7,6 +7,7 @@ import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from xml.sax.saxutils import escape
 
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
@@ -53,6 +54,38 @@ def validation_exception(elements: list[dict[str, Any]]) -> dict[str, Any]:
 
 def problem(status: int, title: str, detail: str) -> dict[str, Any]:
     return {"Type": None, "Title": title, "Status": status, "Detail": detail}
+
+
+NOT_FOUND = "The resource you're looking for cannot be found"
+
+
+def post_data_invalid(message: str) -> dict[str, Any]:
+    """ErrorNumber 14: a body Xero could not read into its objects."""
+    return {"ErrorNumber": 14, "Type": "PostDataInvalidException", "Message": message}
+
+
+def api_exception_xml(
+    number: int, kind: str, message: str, element_errors: tuple[str, ...] = ()
+) -> str:
+    """Xero's XML error body (`ApiException`), which it sends when it reads a request
+    body as XML: the format it assumes when no JSON Content-Type says otherwise. A
+    ValidationException lists its element's `ValidationErrors`."""
+    elements = ""
+    if element_errors:
+        errors = "".join(
+            f"<ValidationError><Message>{escape(m)}</Message></ValidationError>"
+            for m in element_errors
+        )
+        elements = (
+            f'<Elements><DataContractBase xsi:type="BankTransaction"><ValidationErrors>'
+            f"{errors}</ValidationErrors></DataContractBase></Elements>"
+        )
+    return (
+        '<ApiException xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xmlns:xsd="http://www.w3.org/2001/XMLSchema">'
+        f"<ErrorNumber>{number}</ErrorNumber><Type>{escape(kind)}</Type>"
+        f"<Message>{escape(message)}</Message>{elements}</ApiException>"
+    )
 
 
 # --- the `where` filter ------------------------------------------------------------------

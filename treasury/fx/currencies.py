@@ -4,6 +4,9 @@ The ECB quotes foreign units per 1 EUR; the U.S. Treasury quotes foreign units p
 and keys its rows on a `country_currency_desc` text ("Euro Zone-Euro"), not ISO 4217.
 """
 
+from dataclasses import dataclass
+from datetime import date
+
 # The ECB's euro foreign exchange reference rates (June 2024 file), in its column order.
 ECB_CURRENCIES: tuple[str, ...] = (
     "USD", "JPY", "BGN", "CZK", "DKK", "GBP", "HUF", "PLN", "RON", "SEK", "CHF", "ISK",
@@ -33,7 +36,7 @@ TREASURY_DESCRIPTIONS: dict[str, str] = {
     "ARS": "Argentina-Peso",
     "AUD": "Australia-Dollar",
     "BDT": "Bangladesh-Taka",
-    "BGN": "Bulgaria-Lev",
+    "BGN": "Bulgaria-Lev New",
     "BHD": "Bahrain-Dinar",
     "BRL": "Brazil-Real",
     "BWP": "Botswana-Pula",
@@ -91,17 +94,44 @@ TREASURY_DESCRIPTIONS: dict[str, str] = {
     "UYU": "Uruguay-Peso",
     "VND": "Vietnam-Dong",
     "ZAR": "South Africa-Rand",
-    "ZMW": "Zambia-Kwacha",
+    "ZMW": "Zambia-New Kwacha",
 }
 
-# Other spellings the Treasury has used for the same currency over the years.
+# Other texts the Treasury has used for the same currency in the same units (the
+# September 2001 report, for one, has "Bulgaria-Lev" at 2.146 new leva to the dollar).
 TREASURY_ALIASES: dict[str, str] = {
-    "Romania-Leu": "RON",
-    "Turkey-Lira": "TRY",
+    "Bulgaria-Lev": "BGN",
+    "Peru-Nuevo Sol": "PEN",
     "Israel-New Shekel": "ILS",
     "Czechia-Koruna": "CZK",
     "China-Yuan": "CNY",
 }
+
+
+@dataclass(frozen=True)
+class Redenomination:
+    """A currency that replaced an older unit: rows in the old unit are never stored as
+    the new currency (a 2004 "Turkey-Lira" rate is some 1.4 million to the dollar)."""
+
+    code: str  # ISO 4217 of today's unit
+    old_code: str
+    since: date  # the first day of the new unit
+    old_per_new: int
+    old_texts: tuple[str, ...]  # Treasury texts that only ever carried the old unit
+
+
+# The redenominations of currencies Bulwark maps since the Treasury's data begins (2001),
+# with the texts of their old units: TRL ("Turkey-Lira", to the December 2004 report),
+# ROL ("Romania-Leu"; "Romania-Third Leu" in some copies), ZMK ("Zambia-Kwacha", to
+# December 2012). The cedi kept its text ("Ghana-Cedi") across its redenomination, so
+# there the date alone tells the units; "Ghana-Second Cedi" is the old unit's other text.
+# Any row of these currencies effective before `since` is in the old unit.
+REDENOMINATIONS: tuple[Redenomination, ...] = (
+    Redenomination("TRY", "TRL", date(2005, 1, 1), 1_000_000, ("Turkey-Lira",)),
+    Redenomination("RON", "ROL", date(2005, 7, 1), 10_000, ("Romania-Leu", "Romania-Third Leu")),
+    Redenomination("GHS", "GHC", date(2007, 7, 1), 10_000, ("Ghana-Second Cedi",)),
+    Redenomination("ZMW", "ZMK", date(2013, 1, 1), 1_000, ("Zambia-Kwacha",)),
+)
 
 
 def _key(text: str) -> str:
@@ -117,10 +147,25 @@ _BY_DESCRIPTION = {
 }
 
 
+_OLD_TEXTS = {_key(text): r for r in REDENOMINATIONS for text in r.old_texts}
+_BY_CODE = {r.code: r for r in REDENOMINATIONS}
+
+
 def treasury_currency(description: str) -> str | None:
     """The ISO code of a Treasury `country_currency_desc`, or None when Bulwark does not
-    map it (a euro member's own row, a multi-country currency, or an unknown text)."""
+    map it (a euro member's own row, a multi-country currency, an old unit's text, or an
+    unknown text)."""
     return _BY_DESCRIPTION.get(_key(description))
+
+
+def treasury_old_unit(description: str, effective: date) -> Redenomination | None:
+    """The redenomination whose old unit a row is in: an old unit's text, or a row of a
+    redenominated currency effective before the new unit began."""
+    old = _OLD_TEXTS.get(_key(description))
+    if old is not None:
+        return old
+    replaced = _BY_CODE.get(treasury_currency(description) or "")
+    return replaced if replaced is not None and effective < replaced.since else None
 
 
 def treasury_descriptions(codes: list[str] | None = None) -> list[str]:

@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from simulators.base import SimResponse
 from simulators.registry import build
 from simulators.wise.generator import PROFILE_BUSINESS, business_generate
 from simulators.wise.server import SIM_TOKEN, WiseSimulator, sca_sign
@@ -89,10 +90,13 @@ def test_a_missing_or_wrong_token_gets_wises_401(wise_sim):
     assert wrong.json() == {"error": "invalid_token", "error_description": "Invalid token"}
 
 
-def test_balances_need_types(wise_sim):
-    response = _get(f"{wise_sim.url}/v4/profiles/{PROFILE_BUSINESS}/balances")
+def test_balances_need_types(wise_sim, contract_violations):
+    with contract_violations() as seen:
+        response = _get(f"{wise_sim.url}/v4/profiles/{PROFILE_BUSINESS}/balances")
     assert response.status_code == 400
-    assert response.json()["errors"][0]["path"] == "types"
+    assert response.json()["status"] == 400
+    assert "'types' is missing" in response.json()["message"]
+    assert [v.where for v in seen.violations] == ["query.types"]
     jars = _get(f"{wise_sim.url}/v4/profiles/{PROFILE_BUSINESS}/balances?types=SAVINGS").json()
     assert [(j["type"], j["name"]) for j in jars] == [("SAVINGS", "Tax reserve")]
 
@@ -222,3 +226,25 @@ def test_trimming_to_an_exact_size_keeps_running_balances():
         assert balance.amount == (
             balance.lines[-1]["runningBalance"]["value"] if balance.lines else 0
         )
+
+
+def test_a_parameter_of_the_wrong_type_is_refused(wise_sim, contract_violations):
+    with contract_violations() as seen:
+        response = _get(f"{wise_sim.url}/v4/profiles/abc/balances?types=STANDARD")
+    assert (response.status_code, response.json()["error"]) == (400, "Bad Request")
+    assert [v.where for v in seen.violations] == ["path.profileId"]
+
+
+def test_a_reply_that_drifts_from_the_description_is_caught(
+    wise_sim, contract_violations, monkeypatch
+):
+    monkeypatch.setattr(
+        wise_sim, "profiles", lambda request: SimResponse.json([{"id": "40111", "type": 7}])
+    )
+    wise_sim._routes = [(m, p, wise_sim.profiles if h.__name__ == "profiles" else h)
+                        for m, p, h in wise_sim._routes]  # fmt: skip
+    with contract_violations() as seen:
+        _get(f"{wise_sim.url}/v2/profiles")
+    assert {v.direction for v in seen.violations} == {"response"}
+    (drift,) = seen.violations  # the profile is none of the oneOf kinds the spec has
+    assert (drift.where, drift.location) == ("body/0", "#/components/schemas/profile/oneOf")

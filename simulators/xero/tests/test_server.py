@@ -2,13 +2,13 @@
 
 import base64
 import hashlib
-import json
 from decimal import Decimal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 
+from simulators.base import json_dumps
 from simulators.xero import seed
 from simulators.xero.server import XeroSimulator
 from simulators.xero.shapes import where_compile
@@ -62,6 +62,7 @@ def _api(sim, token, tenant=None):
         headers={
             "Authorization": f"Bearer {token['access_token']}",
             "xero-tenant-id": tenant or sim.tenant_ids[0],
+            "Content-Type": "application/json",
         },
     )
 
@@ -136,7 +137,7 @@ def _spend(account_code="429", reference="r1", amount="10.00"):
 
 def test_summarize_errors_false_reports_each_element_and_default_mode_hides_ids(sim):
     tokens = _tokens(sim)
-    body = json.dumps({"BankTransactions": [_spend(), _spend("999", "r2")]}, default=str)
+    body = json_dumps({"BankTransactions": [_spend(), _spend("999", "r2")]})
     with _api(sim, tokens) as api:
         reply = api.put("/BankTransactions", params={"summarizeErrors": "false"}, content=body)
         assert reply.status_code == 200
@@ -155,7 +156,7 @@ def test_summarize_errors_false_reports_each_element_and_default_mode_hides_ids(
 
 def test_idempotency_keys_replay_until_they_expire(sim):
     tokens = _tokens(sim)
-    body = json.dumps({"BankTransactions": [_spend()]}, default=str)
+    body = json_dumps({"BankTransactions": [_spend()]})
     with _api(sim, tokens) as api:
         headers = {"Idempotency-Key": "k1"}
         first = api.put("/BankTransactions", content=body, headers=headers).json()
@@ -200,3 +201,35 @@ def test_the_where_filter_subset():
     assert where_compile("Total>5")(element)
     with pytest.raises(ValueError, match="cannot read"):
         where_compile("Reference ~ 1")
+
+
+def test_a_write_without_a_json_content_type_is_refused_with_an_xml_api_exception(
+    sim, contract_violations
+):
+    tokens = _tokens(sim)
+    headers = {"Authorization": f"Bearer {tokens['access_token']}",
+               "xero-tenant-id": sim.tenant_ids[0]}  # fmt: skip
+    with contract_violations() as seen:
+        bare = httpx.put(f"{sim.url}{API}/Currencies", content=b'{"Code": "EUR"}', headers=headers)
+    assert bare.status_code == 400
+    assert bare.headers["content-type"].startswith("text/xml")
+    assert "<Type>PostDataInvalidException</Type>" in bare.text
+    assert [v.where for v in seen.violations] == ["header.Content-Type"]
+    assert sim.org().currencies == ["USD"]  # nothing was done
+
+
+def test_a_body_of_the_wrong_type_or_a_missing_tenant_is_refused_as_xero_does(
+    sim, contract_violations
+):
+    tokens = _tokens(sim)
+    with _api(sim, tokens) as api, contract_violations() as seen:
+        wrong = api.put("/BankTransactions", content=b'{"BankTransactions": [{"Total": "ten"}]}')
+        api.headers.pop("xero-tenant-id")
+        untenanted = api.get("/Organisation")
+    assert (wrong.status_code, wrong.json()["ErrorNumber"]) == (400, 14)
+    assert wrong.json()["Message"].startswith("JSON for post data was invalid,")
+    assert untenanted.status_code == 403
+    assert {v.where for v in seen.violations} >= {
+        "body/BankTransactions/0/Total",
+        "header.xero-tenant-id",
+    }

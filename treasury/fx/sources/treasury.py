@@ -19,7 +19,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from treasury.fx.currencies import TREASURY_DESCRIPTIONS, treasury_currency, treasury_descriptions
+from treasury.fx.currencies import (
+    TREASURY_DESCRIPTIONS,
+    treasury_currency,
+    treasury_descriptions,
+    treasury_old_unit,
+)
 from treasury.fx.precision import RateInvalid, rate_validate
 from treasury.fx.sources import Fetched, ParsedRate
 from treasury.fx.sources.http import RatesHttp, RatesMalformed
@@ -58,10 +63,14 @@ def treasury_fetch(
         if page >= MAX_PAGES:
             raise RatesMalformed(f"Treasury paging did not end after {MAX_PAGES} pages")
         page += 1
-    rates, skipped, unavailable = treasury_parse_rows(rows)
+    rates, skipped, unavailable, old_units = treasury_parse_rows(rows)
     notes = []
     if unavailable:
         notes.append(f"No rate given (UNAVAILABLE): {', '.join(sorted(unavailable))}")
+    if old_units:
+        notes.append(
+            "Rates in a currency's old unit, not stored as today's: " + ", ".join(sorted(old_units))
+        )
     return Fetched(rates=rates, url=url, skipped=skipped, notes=tuple(notes))
 
 
@@ -100,21 +109,27 @@ def _date(row: dict[str, Any], name: str, index: int) -> date:
 
 def treasury_parse_rows(
     rows: list[dict[str, Any]],
-) -> tuple[list[ParsedRate], int, set[str]]:
-    """(rates oldest first, rows not mapped, currencies without a rate). One rate per
-    currency and effective date: the preferred text over an alias, then the latest report."""
+) -> tuple[list[ParsedRate], int, set[str], set[str]]:
+    """(rates oldest first, rows not mapped, currencies without a rate, old units seen).
+    One rate per currency and effective date: the preferred text over an alias, then the
+    latest report. A row in a redenominated currency's old unit ("Turkey-Lira" before
+    2005) is never stored as today's currency: it is named in the last set instead."""
     chosen: dict[tuple[str, date], tuple[bool, date, ParsedRate]] = {}
-    skipped, unavailable = 0, set()
+    skipped, unavailable, old_units = 0, set(), set()
     for index, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
             raise RatesMalformed(f"Treasury row {index} is not an object")
         text = _field(row, "country_currency_desc", index)
+        record_date = _date(row, "record_date", index)
+        effective_date = _date(row, "effective_date", index)
+        old = treasury_old_unit(text, effective_date)
+        if old is not None:
+            old_units.add(f"{old.old_code} ({text}, before {old.since})")
+            continue
         code = treasury_currency(text)
         if code is None:
             skipped += 1
             continue
-        record_date = _date(row, "record_date", index)
-        effective_date = _date(row, "effective_date", index)
         raw = _field(row, "exchange_rate", index)
         if raw.strip().casefold() in UNAVAILABLE or decimal_parse_or_none(raw) == 0:
             unavailable.add(code)
@@ -132,7 +147,7 @@ def treasury_parse_rows(
         if key not in chosen or rank[:2] > chosen[key][:2]:
             chosen[key] = rank
     rates = sorted((rank[2] for rank in chosen.values()), key=lambda r: (r.date, r.quote))
-    return rates, skipped, unavailable
+    return rates, skipped, unavailable, old_units
 
 
 def decimal_parse_or_none(text: str) -> Decimal | None:

@@ -162,9 +162,9 @@ def test_a_malformed_answer_is_not_retried(ecb_simulator):
     assert len(ecb_simulator.requests) == 1
 
 
-def test_a_refusal_is_not_retried(ecb_simulator):
-    with quiet_http() as http, pytest.raises(SourceRefused, match="404"):
-        http.get(f"{ecb_simulator.url}/stats/eurofxref/nope.xml")
+def test_a_refusal_is_not_retried(ecb_simulator, contract_violations):
+    with contract_violations(), quiet_http() as http, pytest.raises(SourceRefused, match="404"):
+        http.get(f"{ecb_simulator.url}/stats/eurofxref/nope.xml")  # not an ECB file
     assert len(ecb_simulator.requests) == 1
 
 
@@ -209,14 +209,29 @@ def published_rows():
         row("2024-09-30", "Argentina-Peso", "970.0"),
         row("2024-09-30", "Argentina-Peso", "1100.0", "2024-11-18"),
         row("2024-12-31", "Afghanistan-Afghani", "70.61"),
-        row("2024-12-31", "Turkey-Lira", "35.33"),
+        row("2024-12-31", "Turkey-New Lira", "35.33"),
+        row("2004-12-31", "Turkey-Lira", "1430000.0"),
+        row("2007-03-31", "Ghana-Cedi", "9250.0"),
+        row("2007-09-30", "Ghana-Cedi", "0.935"),
     ]
 
 
 def test_treasury_rows_as_published():
-    rates, skipped, unavailable = treasury_parse_rows(published_rows())
+    rates, skipped, unavailable, old_units = treasury_parse_rows(published_rows())
     assert skipped == 2  # Austria-Euro (the Euro Zone row covers it) and Afghanistan
     assert unavailable == set()
+    # Old units are named, never stored as today's currency: the lira by its text, the
+    # cedi (one text across its redenomination) by the date.
+    assert old_units == {
+        "TRL (Turkey-Lira, before 2005-01-01)",
+        "GHC (Ghana-Cedi, before 2007-07-01)",
+    }
+    assert [(r.date, r.rate) for r in rates if r.quote == "TRY"] == [
+        (date(2024, 12, 31), Decimal("35.33"))
+    ]
+    assert [(r.date, r.rate) for r in rates if r.quote == "GHS"] == [
+        (date(2007, 9, 30), Decimal("0.935"))
+    ]
     ars = [(r.record_date, r.date, r.rate) for r in rates if r.quote == "ARS"]
     assert ars == [
         (date(2024, 9, 30), date(2024, 9, 30), Decimal("970.0")),
@@ -226,13 +241,12 @@ def test_treasury_rows_as_published():
     ]
     euro = next(r for r in rates if r.quote == "EUR")
     assert (euro.base, euro.rate, euro.source_key) == ("USD", Decimal("0.961"), "Euro Zone-Euro")
-    assert next(r.quote for r in rates if r.source_key == "Turkey-Lira") == "TRY"  # an alias
 
 
 def test_treasury_unavailable_rates_are_named_not_stored():
     rows = published_rows()
     rows[2]["exchange_rate"] = "UNAVAILABLE"
-    rates, _, unavailable = treasury_parse_rows(rows)
+    rates, _, unavailable, _ = treasury_parse_rows(rows)
     assert unavailable == {"JPY"}
     assert "JPY" not in {r.quote for r in rates}
 
@@ -275,6 +289,45 @@ def test_treasury_over_http_with_filter_sort_and_paging(treasury_simulator):
         per_report.setdefault(rate.record_date, []).append(rate.date)
     assert all(len(days) == 2 for days in list(per_report.values())[:-1])  # amended each quarter
     assert all(days[1] > days[0] for days in per_report.values() if len(days) == 2)
+
+
+def test_the_current_texts_of_the_lev_and_the_kwacha_are_fetched(treasury_simulator):
+    with quiet_http() as http:
+        fetched = treasury_fetch(
+            http, base_url=treasury_simulator.url, since=date(2025, 1, 1),
+            currencies=["BGN", "ZMW"],
+        )  # fmt: skip
+    assert {(r.quote, r.source_key) for r in fetched.rates} == {
+        ("BGN", "Bulgaria-Lev New"),
+        ("ZMW", "Zambia-New Kwacha"),
+    }
+
+
+def test_a_backfill_from_2001_never_stores_an_old_unit_as_todays_currency(treasury_simulator):
+    """The Treasury's historical texts, as the simulator publishes them: the lira, the
+    leu, the cedi and the kwacha in their old units before their redenominations."""
+    with quiet_http() as http:
+        fetched = treasury_fetch(
+            http, base_url=treasury_simulator.url, since=date(2001, 1, 1),
+            currencies=["TRY", "RON", "GHS", "ZMW"],
+        )  # fmt: skip
+    first = {}
+    for rate in fetched.rates:
+        first.setdefault(rate.quote, rate)
+    assert {code: rate.date for code, rate in first.items()} == {
+        "TRY": date(2005, 3, 31),
+        "RON": date(2005, 9, 30),
+        "GHS": date(2007, 9, 30),
+        "ZMW": date(2013, 3, 31),
+    }
+    assert max(r.rate for r in fetched.rates if r.quote != "GHS") < 100  # today's units
+    # The old units' own texts are not asked for; the cedi's, which it kept, is read and
+    # its old-unit rows named instead of stored.
+    assert "Turkey-Lira" not in treasury_simulator.requests[0].query["filter"][0]
+    assert fetched.notes == (
+        "Rates in a currency's old unit, not stored as today's: "
+        "GHC (Ghana-Cedi, before 2007-07-01)",
+    )
 
 
 def test_treasury_simulator_refuses_a_bad_filter_like_the_api(treasury_simulator):
