@@ -72,13 +72,23 @@ class Violation:
         return f"{self.contract} {self.operation} {self.direction}{where}: {self.message}"
 
 
+PUBLISHED = HERE / "published"
+
+
 def specs_dir() -> Path | None:
-    """Where the publishers' descriptions are: `$BULWARK_SPECS_DIR`, else `shared/specs`
-    beside the checkout (a clone in CI, or a worktree one level further down)."""
+    """Where the publishers' descriptions are: `$BULWARK_SPECS_DIR`, else the copies kept
+    in the repository (`published/`, the same files as the workspace's `shared/specs`)."""
     configured = os.environ.get(SPECS_ENV)
-    root = HERE.parents[1]
     candidates = [Path(configured)] if configured else []
-    candidates += [root.parent / "shared" / "specs", root.parent.parent / "shared" / "specs"]
+    candidates.append(PUBLISHED)
+    return next((c for c in candidates if (c / "xero").is_dir()), None)
+
+
+def shared_specs_dir() -> Path | None:
+    """The workspace's `shared/specs` beside the checkout (or a worktree one level further
+    down), which the copies in `published/` must equal; None in a clone elsewhere."""
+    root = HERE.parents[1]
+    candidates = [root.parent / "shared" / "specs", root.parent.parent / "shared" / "specs"]
     return next((c for c in candidates if (c / "xero").is_dir()), None)
 
 

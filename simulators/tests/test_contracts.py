@@ -4,7 +4,13 @@ that exist in the loaded description (a stale entry would let nothing, or anythi
 import pytest
 
 from simulators.contracts.allowlist import allowlist
-from simulators.contracts.spec import SOURCES, contract, resolve_pointer
+from simulators.contracts.spec import (
+    PUBLISHED,
+    SOURCES,
+    contract,
+    resolve_pointer,
+    shared_specs_dir,
+)
 
 
 @pytest.mark.parametrize("entry", allowlist().entries, ids=lambda e: e.id)
@@ -24,3 +30,13 @@ def test_the_descriptions_own_defects_are_all_allowlisted():
     for name in SOURCES:
         for finding in contract(name).findings:
             assert allowlist().allows(finding) is not None, finding
+
+
+def test_the_kept_copies_are_the_published_descriptions():
+    shared = shared_specs_dir()
+    if shared is None:
+        pytest.skip("the workspace's shared/specs is not beside this checkout")
+    for name, (kind, relative) in SOURCES.items():
+        if kind == "published":
+            kept = (PUBLISHED / relative).read_bytes()
+            assert kept == (shared / relative).read_bytes(), f"{name}: {relative} differs"
