@@ -4,14 +4,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from accounts.balances import accounts_with_balance, balance_on
 from accounts.models import (
     BalanceGap,
     BalanceSnapshot,
     CashAccount,
-    DailyBalance,
     SyncRun,
     Transaction,
     WiseConnection,
@@ -19,28 +19,9 @@ from accounts.models import (
 from accounts.trail import CHAINED_FIELDS, BrokenLink, chain_verify
 
 
-def cash_accounts_with_balance(*, on: date) -> QuerySet[CashAccount]:
-    """Every cash account annotated with `balance_minor` at the end of `on` (one query).
-
-    The balance is the closing of the latest daily row on or before the day, or the
-    opening balance when the account had no activity by then.
-    """
-    latest = DailyBalance.objects.filter(account=OuterRef("pk"), date__lte=on).order_by("-date")
-    return CashAccount.objects.select_related("institution").annotate(
-        balance_minor=Coalesce(
-            Subquery(latest.values("closing_minor")[:1]), F("opening_balance_minor")
-        )
-    )
-
-
 def balance_minor_on(account: CashAccount, on: date) -> int:
-    row = (
-        DailyBalance.objects.filter(account=account, date__lte=on)
-        .order_by("-date")
-        .values_list("closing_minor", flat=True)
-        .first()
-    )
-    return account.opening_balance_minor if row is None else row
+    """The account's balance at the end of `on`, as every page shows it (minor units)."""
+    return balance_on(account=account, on=on).minor
 
 
 def trail_verify(*, account_ids: list[int] | None = None) -> dict[int, BrokenLink | None]:
@@ -64,9 +45,10 @@ def _account_chain_verify(account: CashAccount) -> BrokenLink | None:
 # --- pages of the Wise feed ---------------------------------------------------------------
 
 
-def accounts_overview(*, on: date) -> QuerySet[CashAccount]:
-    """The accounts page in one query: each account's balance on `on`, Wise's latest
-    reported balance, the open gaps, and its cursor with the last run and proof."""
+def accounts_overview(*, on: date) -> list[CashAccount]:
+    """The accounts page in one query: each account's balance on `on` (the one balance
+    selector's), the latest reported balance, the open gaps, and its cursor with the last
+    run and proof."""
     snapshot = BalanceSnapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at")
     open_gaps = (
         BalanceGap.objects.filter(account=OuterRef("pk"), resolved_at__isnull=True)
@@ -75,16 +57,19 @@ def accounts_overview(*, on: date) -> QuerySet[CashAccount]:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    return (
-        cash_accounts_with_balance(on=on)
-        .select_related("statement_cursor", "statement_cursor__last_run")
+    accounts = (
+        CashAccount.objects.select_related(
+            "institution", "statement_cursor", "statement_cursor__last_run"
+        )
         .annotate(
-            wise_balance_minor=Subquery(snapshot.values("balance_minor")[:1]),
-            wise_balance_at=Subquery(snapshot.values("taken_at")[:1]),
+            reported_minor=Subquery(snapshot.values("balance_minor")[:1]),
+            reported_at=Subquery(snapshot.values("taken_at")[:1]),
+            reported_source=Subquery(snapshot.values("source")[:1]),
             open_gap_count=Coalesce(Subquery(open_gaps), 0),
         )
         .order_by("-is_active", "institution__name", "kind", "currency", "name")
     )
+    return accounts_with_balance(on=on, accounts=accounts)
 
 
 def gaps_open() -> QuerySet[BalanceGap]:

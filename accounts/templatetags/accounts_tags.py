@@ -1,5 +1,6 @@
 from django import template
 
+from accounts.balances import source_label
 from treasury.money import from_minor, money_format
 
 register = template.Library()
@@ -31,3 +32,9 @@ def subtract(value: int | None, other: int | None) -> int | None:
     if value is None or other is None:
         return None
     return value - other
+
+
+@register.filter
+def balance_source(source: str) -> str:
+    """`entered by hand`, `reported by Wise`, `from the lines`."""
+    return source_label(source)

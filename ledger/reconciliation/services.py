@@ -34,7 +34,8 @@ from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
-from accounts.models import CashAccount, DailyBalance, SyncRun, Transaction
+from accounts.balances import balance_window
+from accounts.models import CashAccount, SyncRun, Transaction
 from ledger.models import (
     BankAccountMapping,
     LedgerEntry,
@@ -607,18 +608,13 @@ def _balance_differences(
     if not rows:
         return [], []
     account_ids = list(scope.accounts)
-    closings: dict[int, tuple[list[date], list[int]]] = defaultdict(lambda: ([], []))
-    for account_id, day, closing in (
-        DailyBalance.objects.filter(account_id__in=account_ids)
-        .order_by("account_id", "date")
-        .values_list("account_id", "date", "closing_minor")
-    ):
-        closings[account_id][0].append(day)
-        closings[account_id][1].append(closing)
-    openings = dict(
-        CashAccount.objects.filter(pk__in=account_ids).values_list("pk", "opening_balance_minor")
-    )
-    late = _late_sums(organisation, scope, book_accounts, min(r[1] for r in rows))
+    first_day, last_day = min(r[1] for r in rows), max(r[1] for r in rows)
+    # Wise's side is the one balance every page shows (`accounts.balances`).
+    timelines = balance_window(
+        after=first_day - timedelta(days=1), until=last_day,
+        accounts=CashAccount.objects.filter(pk__in=account_ids),
+    ).timelines()  # fmt: skip
+    late = _late_sums(organisation, scope, book_accounts, first_day)
     checks: list[_Check] = []
     by_book: dict[int, list[_Check]] = defaultdict(list)
     for xero_account_id, day, closing, read_at, currency in rows:
@@ -626,11 +622,7 @@ def _balance_differences(
         members = book_accounts[account.account_id]
         wise = 0
         for account_id in members:
-            days, values = closings[account_id]
-            at = _last_on_or_before(days, day)
-            wise += (values[at] if at >= 0 else openings.get(account_id, 0)) - late.get(
-                (account_id, day), 0
-            )
+            wise += timelines[account_id].closing(day) - late.get((account_id, day), 0)
         check = _Check(account, members, matcher.DayBalance(day, closing, wise), currency, read_at)
         checks.append(check)
         by_book[xero_account_id].append(check)
@@ -649,12 +641,6 @@ def _balance_differences(
         for check in book_checks:
             check.key = covered.get(check.balance.day, "")
     return differences, checks
-
-
-def _last_on_or_before(days: list[date], day: date) -> int:
-    from bisect import bisect_right
-
-    return bisect_right(days, day) - 1
 
 
 def _late_sums(

@@ -1,11 +1,13 @@
 """The numbers of the cash view, from precomputed daily balances and one rate book.
 
-What is read, whatever the length of the history: the cash accounts with their closing
-balance on the day before the window (one query), the daily rows inside the window (one
-query: at most one row per account and day, so its size follows the window and the
-number of accounts, never the number of lines), one `RateBook` for the window (plus one
-for today under the "today" policy on a past date), and the proof provider if one is
-registered. Transactions are never summed here.
+Balances come from `accounts.balances`, the one selector every page uses. What is read,
+whatever the length of the history: the cash accounts with their balance on the day
+before the window (one query), the daily rows inside the window (one query: at most one
+row per account and day, so its size follows the window and the number of accounts,
+never the number of lines), the reported balances inside the window that stand where no
+lines do (one query: a month-end balance entered by hand counts like a day with lines),
+one `RateBook` for the window (plus one for today under the "today" policy on a past
+date), and the proof provider if one is registered. Transactions are never summed here.
 
 Valuation (the rate-date policy, as `treasury.fx.policy`): a balance or flow of day `t`
 converts at the rate of `t` ("as of the date"), of the as-of date ("period end") or of
@@ -31,10 +33,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from dateutil.relativedelta import relativedelta
-from django.db import connection
 
-from accounts.models import CashAccount, DailyBalance
-from accounts.selectors import cash_accounts_with_balance
+from accounts.balances import Balance, balance_window
+from accounts.models import CashAccount
 from treasury.cashview.status import proof_dates
 from treasury.charts import PALETTE
 from treasury.fx.convert import PRECISION, Conversion, RateBook, RateMissing
@@ -96,6 +97,7 @@ class AccountLine:
     native: Decimal
     converted: Decimal | None
     proved_to: date | None = None
+    balance: Balance | None = None  # where the figure comes from (lines, a report, …)
 
 
 @dataclass(frozen=True)
@@ -250,10 +252,20 @@ class _Ledger:
     carry: int
     dates: list[date] = field(default_factory=list)
     closings: list[int] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
 
     def closing(self, day: date) -> int:
         index = bisect_right(self.dates, day)
         return self.closings[index - 1] if index else self.carry
+
+    def balance(self, day: date) -> Balance:
+        index = bisect_right(self.dates, day)
+        if not index:
+            return self.account.balance  # type: ignore[attr-defined,no-any-return]
+        return Balance(
+            self.closings[index - 1], self.account.currency, self.sources[index - 1],
+            self.dates[index - 1],
+        )  # fmt: skip
 
 
 def _window(choices: Choices) -> tuple[date | None, date]:
@@ -265,21 +277,6 @@ def _window(choices: Choices) -> tuple[date | None, date]:
         return None, date.min
     opening = choices.as_of - relativedelta(months=months)
     return opening, min(opening, change_floor)
-
-
-def _daily_rows(after: date, until: date) -> list[tuple[int, date, int, int, int]]:
-    """Every daily row in the window, oldest first, as plain tuples. The ORM's SQL, run
-    on the cursor: Django's per-row converters would cost more than everything else the
-    dashboard does with a row (the database driver already returns dates)."""
-    query = (
-        DailyBalance.objects.filter(date__gt=after, date__lte=until)
-        .order_by("date")
-        .values_list("account_id", "date", "closing_minor", "inflow_minor", "outflow_minor")
-    )
-    sql, params = query.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def _sample_days(first: date, last: date, points: int) -> list[date]:
@@ -313,21 +310,27 @@ def cash_view(*, choices: Choices) -> CashView | None:
     """Everything the dashboard shows for `choices`; None when there is no cash account."""
     opening, floor = _window(choices)
     as_of, base = choices.as_of, choices.base
-    accounts = list(cash_accounts_with_balance(on=floor).order_by("currency", "name", "pk"))
+    window = balance_window(
+        after=floor, until=as_of,
+        accounts=CashAccount.objects.select_related("institution").order_by("currency", "name"),
+    )  # fmt: skip
+    accounts = window.accounts
     if not accounts:
         return None
     ledgers = {a.pk: _Ledger(a, a.balance_minor) for a in accounts}  # type: ignore[attr-defined]
     flows: dict[str, dict[date, list[int]]] = {a.currency: {} for a in accounts}
     sinks = {
-        pk: (ledger.dates.append, ledger.closings.append, flows[ledger.account.currency])
+        pk: (
+            ledger.dates.append, ledger.closings.append, ledger.sources.append,
+            flows[ledger.account.currency],
+        )
         for pk, ledger in ledgers.items()
-    }
-    for account_id, day, closing, inflow, outflow in _daily_rows(floor, as_of):
-        if account_id not in sinks:  # an account made between the two queries
-            continue
-        add_day, add_closing, by_day = sinks[account_id]
+    }  # fmt: skip
+    for account_id, day, closing, inflow, outflow, source in window.rows:
+        add_day, add_closing, add_source, by_day = sinks[account_id]
         add_day(day)
         add_closing(closing)
+        add_source(source)
         if day in by_day:
             by_day[day][0] += inflow
             by_day[day][1] += outflow
@@ -458,7 +461,10 @@ class _State:
         elif not native:
             converted = ZERO
         proved = proofs.get(account.pk) if proofs else None
-        return AccountLine(account=account, native=native, converted=converted, proved_to=proved)
+        return AccountLine(
+            account=account, native=native, converted=converted, proved_to=proved,
+            balance=ledger.balance(self.choices.as_of),
+        )  # fmt: skip
 
     def total(self, rows: list[CurrencyRow]) -> Total:
         as_of = self.choices.as_of
