@@ -21,7 +21,7 @@ from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from treasury.fbar import thresholds
-from treasury.fbar.selectors import AccountYear, FbarYear, dollars, long_date
+from treasury.fbar.selectors import AccountYear, FbarYear, Form8938, dollars, long_date
 from treasury.fx.convert import rate_display
 from treasury.money import money_format
 
@@ -44,9 +44,11 @@ COLUMNS = (
 )
 
 
-def export_filename(year: int, extension: str, *, today: date) -> str:
-    """`2026-02-03_fbar_2025.pdf`: the day it was made, then the year it covers."""
-    return f"{today:%Y-%m-%d}_fbar_{year}.{extension}"
+def export_filename(year: int, extension: str, *, today: date, masked: bool = False) -> str:
+    """`2026-02-03_fbar_2025.pdf`: the day it was made, then the year it covers; the copy
+    with masked account numbers ends `_masked`, so the two never share a name."""
+    suffix = "_masked" if masked else ""
+    return f"{today:%Y-%m-%d}_fbar_{year}{suffix}.{extension}"
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class Worksheet:
                 "Form 8938 values (year end / any time, USD)",
                 f"{form.year_end_usd} / {form.any_time_usd}",
             ),
-            ("Form 8938 required", "yes" if form.required else "no"),
+            ("Form 8938 required", _form_8938_answer(form)),
         ]
         if result.many_accounts:
             lines.append((
@@ -118,6 +120,15 @@ class Worksheet:
             lines.append((f"Missing rate {code}", text))
         lines.append(("Numbers", "whole (owner's copy)" if self.whole_numbers else "masked"))
         return lines
+
+
+def _form_8938_answer(form: Form8938) -> str:
+    return {
+        "required": "yes",
+        "not required": "no",
+        "undetermined": "not yet determined: some accounts have no rate",
+        "not applicable": "no (not a U.S. person, per the FBAR settings)",
+    }[form.status]
 
 
 def _yes_no(required: bool, result: FbarYear) -> str:

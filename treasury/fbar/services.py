@@ -24,6 +24,7 @@ from treasury.fbar import thresholds
 from treasury.fbar.models import (
     MANUAL_SOURCE,
     FbarAccount,
+    FbarFiling,
     FbarSettings,
     MonitorState,
     ThresholdAlert,
@@ -201,6 +202,36 @@ def manual_balance_delete(*, account: CashAccount, snapshot_id: int) -> None:
     monitor_enqueue()
 
 
+# --- filing --------------------------------------------------------------------------------
+
+
+def fbar_filing_record(
+    *, year: int, filed_on: date, reference: str, user: object | None, today: date | None = None
+) -> FbarFiling:
+    """Record the day the year's FinCEN 114 was filed (a second record corrects the first).
+    A day before the year ended, or after today, is refused."""
+    today = today or timezone.localdate()
+    if filed_on > today:
+        raise FbarInputError(f"{filed_on:%Y-%m-%d} is in the future: record the day it was filed.")
+    if filed_on.year <= year:
+        raise FbarInputError(
+            f"The FBAR for {year} can be filed from January 1, {year + 1}; "
+            f"{filed_on:%Y-%m-%d} is before that."
+        )
+    filing, _ = FbarFiling.objects.update_or_create(
+        year=year,
+        defaults={
+            "filed_on": filed_on, "reference": reference.strip(), "recorded_by": user,
+            "recorded_at": timezone.now(),
+        },
+    )  # fmt: skip
+    return filing
+
+
+def fbar_filing_clear(*, year: int) -> None:
+    FbarFiling.objects.filter(year=year).delete()
+
+
 # --- the monitor ---------------------------------------------------------------------------
 
 
@@ -237,7 +268,8 @@ def _state_save(result: FbarYear) -> MonitorState:
             "aggregate_usd": result.aggregate_usd, "percent_reached": result.percent_reached,
             "warned_on": result.warned_on, "crossed_on": result.crossed_on,
             "filing_required": result.filing_required,
-            "form_8938_required": result.form_8938.required, "accounts": len(result.foreign),
+            "form_8938_required": result.form_8938.required,
+            "form_8938_status": result.form_8938.status, "accounts": len(result.foreign),
             "missing_rates": ", ".join(result.missing_rates)[:200],
         },
     )  # fmt: skip

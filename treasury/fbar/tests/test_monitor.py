@@ -11,7 +11,12 @@ from django.db import connection
 from django.utils import timezone
 
 from treasury.fbar.models import FbarSettings, MonitorState, ThresholdAlert
-from treasury.fbar.services import STALE_AFTER, fbar_monitor_run, fbar_settings_save
+from treasury.fbar.services import (
+    STALE_AFTER,
+    fbar_filing_record,
+    fbar_monitor_run,
+    fbar_settings_save,
+)
 from treasury.fbar.status import fbar_status_items
 from treasury.fbar.tests.factories import lines, wise_account
 from treasury.fx.tests.factories import treasury
@@ -213,11 +218,16 @@ def test_status_items_over_the_line_and_last_years_filing():
         "error", "Over the line since 2025-03-01",
     )  # fmt: skip
     assert previous.key == "fbar.previous"
-    assert previous.value == "FinCEN 114 required"
+    assert previous.value == "FinCEN 114 required, due October 15, 2025"
     assert "April 15, 2025" in previous.detail
     assert "October 15, 2025" in previous.detail
-    # After October 15, last year is no longer shown.
-    assert [i.key for i in fbar_status_items(date(2025, 10, 16))] == ["fbar.current"]
+    # After October 15 without a filing recorded, last year is overdue...
+    overdue = fbar_status_items(date(2025, 10, 16))[1]
+    assert (overdue.level, overdue.value) == ("error", "FinCEN 114 overdue since October 16, 2025")
+    # ...until the owner records the day it was filed: then it is done.
+    fbar_filing_record(year=2024, filed_on=date(2025, 10, 20), reference="", user=None,
+                       today=date(2025, 10, 21))  # fmt: skip
+    assert [i.key for i in fbar_status_items(date(2025, 10, 21))] == ["fbar.current"]
 
 
 @pytest.mark.django_db
