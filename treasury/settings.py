@@ -144,6 +144,8 @@ AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0) or None
 OTP_TOTP_ISSUER = "Bulwark"
 
 LANGUAGE_CODE = "en-us"
+# One date format everywhere, the admin included: ISO 8601 (treasury/formats/en).
+FORMAT_MODULE_PATH = ["treasury.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
