@@ -21,7 +21,7 @@ from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from treasury.fbar import thresholds
-from treasury.fbar.selectors import AccountYear, FbarYear, Form8938, dollars, long_date
+from treasury.fbar.selectors import AccountYear, FbarYear, Form8938, date_text, dollars
 from treasury.fx.convert import rate_display
 from treasury.money import money_format
 
@@ -88,7 +88,7 @@ class Worksheet:
         if not result.is_current and result.is_estimate:
             status = "estimate: the Treasury's December 31 rates are not published yet"
         crossed = f"{result.crossed_on:%Y-%m-%d}" if result.crossed_on else "-"
-        due = f"{long_date(result.due)}; extended automatically to {long_date(result.extended_due)}"
+        due = f"{date_text(result.due)}; extended automatically to {date_text(result.extended_due)}"
         limits = form.thresholds
         lines = [
             ("FinCEN 114 worksheet", str(result.year)),

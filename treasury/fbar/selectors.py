@@ -54,9 +54,9 @@ def dollars(amount: int) -> str:
     return f"${amount:,}"
 
 
-def long_date(day: date) -> str:
-    """`April 15, 2026`."""
-    return f"{day:%B} {day.day}, {day.year}"
+def date_text(day: date) -> str:
+    """`2026-04-15`: deadlines are written like every other date (ISO 8601)."""
+    return f"{day:%Y-%m-%d}"
 
 
 def account_number_masked(number: str) -> str:
@@ -459,11 +459,10 @@ def monitor_states(*, years: list[int], with_filing: bool = False) -> dict[int, 
 
 
 def monitored_years(today: date) -> list[int]:
-    """The current year, and the previous one until its extended FBAR due date."""
-    previous = today.year - 1
-    if today <= thresholds.fbar_due(previous)[1]:
-        return [today.year, previous]
-    return [today.year]
+    """The current year and the previous one: last year's filing is due, extended, overdue
+    or filed, and the dashboard follows it from the stored result (a final year costs a
+    few milliseconds)."""
+    return [today.year, today.year - 1]
 
 
 RECORDS_YEARS = 6  # this year and the five before: FinCEN asks filers to keep records five years
@@ -527,32 +526,32 @@ def filing_state(
     """Filed, overdue after the extended deadline, in the automatic extension, or due."""
     due, extended = thresholds.fbar_due(year)
     if filed_on is not None:
-        return Filing("filed", f"Filed on {long_date(filed_on)}", "Recorded by the owner.", "ok")
+        return Filing("filed", f"Filed on {date_text(filed_on)}", "Recorded by the owner.", "ok")
     if current:
         return Filing(
-            "open", f"Due {long_date(due)}",
-            f"If required: {year} is not over. Extended automatically to {long_date(extended)}.",
+            "open", f"Due {date_text(due)}",
+            f"If required: {year} is not over. Extended automatically to {date_text(extended)}.",
             "info",
         )  # fmt: skip
     if not required:
-        return Filing("not required", "Not required", f"Due {long_date(due)} if it were.", "ok")
+        return Filing("not required", "Not required", f"Due {date_text(due)} if it were.", "ok")
     if today > extended:
         late = (today - extended).days
         return Filing(
-            "overdue", f"Overdue since {long_date(extended + timedelta(days=1))}",
-            f"The extended deadline, {long_date(extended)}, passed {late} day"
+            "overdue", f"Overdue since {date_text(extended + timedelta(days=1))}",
+            f"The extended deadline, {date_text(extended)}, passed {late} day"
             f"{'s' if late != 1 else ''} ago. File now (late filings with a reason are "
             "accepted; penalties can apply), then record the day here.",
             "error",
         )  # fmt: skip
     if today > due:
         return Filing(
-            "extended", f"Due {long_date(extended)}",
-            f"{long_date(due)} has passed; the automatic extension runs to "
-            f"{long_date(extended)}, no request needed.",
+            "extended", f"Due {date_text(extended)}",
+            f"{date_text(due)} has passed; the automatic extension runs to "
+            f"{date_text(extended)}, no request needed.",
             "warn",
         )  # fmt: skip
     return Filing(
-        "due", f"Due {long_date(due)}",
-        f"Extended automatically to {long_date(extended)}, no request needed.", "warn",
+        "due", f"Due {date_text(due)}",
+        f"Extended automatically to {date_text(extended)}, no request needed.", "warn",
     )  # fmt: skip

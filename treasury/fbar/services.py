@@ -29,7 +29,7 @@ from treasury.fbar.models import (
     MonitorState,
     ThresholdAlert,
 )
-from treasury.fbar.selectors import FbarYear, dollars, fbar_year, long_date, monitored_years
+from treasury.fbar.selectors import FbarYear, date_text, dollars, fbar_year, monitored_years
 from treasury.money import InexactAmountError, currency_validate, to_minor
 
 logger = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def manual_balance_set(
     taken_at = month_end_at(year, month)
     if taken_at.date() > today:
         raise FbarInputError(
-            f"{taken_at:%B %Y} has not ended: enter its balance from {taken_at:%Y-%m-%d} on."
+            f"{taken_at:%Y-%m} has not ended: enter its balance from {taken_at:%Y-%m-%d} on."
         )
     try:
         minor = to_minor(balance, account.currency)
@@ -359,8 +359,8 @@ def alert_message(result: FbarYear, percent: int) -> tuple[str, str]:
         lead = (
             f"On {result.crossed_on:%Y-%m-%d} the aggregate of your foreign accounts' "
             f"maximum values went over $10,000: FinCEN 114 (FBAR) for {result.year} is due "
-            f"{long_date(result.due)}, extended automatically to "
-            f"{long_date(result.extended_due)}."
+            f"{date_text(result.due)}, extended automatically to "
+            f"{date_text(result.extended_due)}."
         )
     else:
         assert result.warned_on is not None

@@ -14,7 +14,7 @@ from django.urls import reverse
 from treasury.cashview.status import StatusItem
 from treasury.fbar import thresholds
 from treasury.fbar.models import MonitorState
-from treasury.fbar.selectors import dollars, filing_state, long_date, monitor_states
+from treasury.fbar.selectors import date_text, dollars, filing_state, monitor_states
 
 # The monitor runs daily and after syncs; older than this, something has stopped it.
 STALE_AFTER_DAYS = 2
@@ -92,7 +92,7 @@ def _previous(state: MonitorState, today: date) -> StatusItem | None:
         level = "ok"
     return StatusItem(
         key="fbar.previous", label=label, value="; ".join(parts), level=level, url=url,
-        detail=detail.strip() or f"Due {long_date(due)}.",
+        detail=detail.strip() or f"Due {date_text(due)}.",
     )  # fmt: skip
 
 

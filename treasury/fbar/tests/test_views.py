@@ -70,8 +70,8 @@ def test_owner_sees_the_worksheet_with_masked_numbers_and_the_forms(owner_client
     assert "•••• 3000" in page
     assert "•••• 5678" in page
     assert NUMBER not in page  # masked on screen, owner included
-    assert "April 15, 2026" in page
-    assert "October 15, 2026" in page
+    assert "2026-04-15" in page
+    assert "2026-10-15" in page
     assert "Mark not foreign" in page
     assert 'action="/fbar/settings/"' in page
     assert "U.S. Treasury Reporting Rate (rate for December 31" in page
@@ -241,7 +241,7 @@ def test_month_end_balances_refuse_an_unended_month_and_an_inexact_amount(owner_
     url = reverse("fbar:balance-add", args=[yen.pk])
     future = owner_client.post(url, {"year": 2026, "month": 2, "balance": "100"})
     assert future.status_code == 400
-    assert "February 2026 has not ended" in future.content.decode()
+    assert "2026-02 has not ended" in future.content.decode()
     inexact = owner_client.post(url, {"year": 2026, "month": 1, "balance": "100.5"})
     assert inexact.status_code == 400
     assert "100.5 JPY has more than 0 decimals" in inexact.content.decode()
@@ -312,7 +312,7 @@ def test_csv_download_for_the_owner_has_whole_numbers(owner_client):
     summary = dict(row for row in rows if len(row) == 2)
     assert summary["Aggregate of maximum values (USD)"] == "11766"
     assert summary["FinCEN 114 required"] == "yes"
-    assert summary["Due"] == "April 15, 2026; extended automatically to October 15, 2026"
+    assert summary["Due"] == "2026-04-15; extended automatically to 2026-10-15"
     assert summary["Form 8938 required"] == "no"
     header = rows.index(next(c for c in rows if c and c[0] == "Account"))
     table = [dict(zip(rows[header], row, strict=True)) for row in rows[header + 1 :]]
