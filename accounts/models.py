@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from treasury.crypto import EncryptedTextField
+from treasury.fields import ExactDecimalField
 from treasury.money import from_minor
 
 
@@ -142,7 +143,8 @@ class Transaction(models.Model):
     # The other side of a conversion (or the original amount of a card payment).
     counter_currency = models.CharField(max_length=3, blank=True)
     counter_amount_minor = models.BigIntegerField(null=True, blank=True)
-    fx_rate = models.DecimalField(max_digits=24, decimal_places=10, null=True, blank=True)
+    # Exact on SQLite too (text there): a REAL keeps 15 digits, this holds 24.
+    fx_rate = ExactDecimalField(max_digits=24, decimal_places=10, null=True, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices)
     raw = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
     prev_digest = models.CharField(max_length=64, blank=True)

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from treasury.crypto import EncryptedTextField
+from treasury.fields import ExactDecimalField
 from treasury.money import from_minor
 
 POSTING_PREFIX = "bulwark:"
@@ -201,7 +202,7 @@ class Posting(models.Model):
     posted_revision = models.PositiveIntegerField(null=True, blank=True)
     total_minor = models.BigIntegerField(default=0)
     currency = models.CharField(max_length=3)
-    currency_rate = models.DecimalField(max_digits=24, decimal_places=10, null=True, blank=True)
+    currency_rate = ExactDecimalField(max_digits=24, decimal_places=10, null=True, blank=True)
     payload = models.JSONField(encoder=DjangoJSONEncoder, default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
