@@ -209,6 +209,7 @@ def xero_mapping(request: HttpRequest, organisation: XeroOrganisation) -> None:
             fx_clearing=data["fx_clearing"],
             suspense=data["suspense"],
             post_from=data.get("post_from"),
+            names=form.names,
         )
     except mapping.MappingError as exc:
         messages.error(request, str(exc))
