@@ -356,6 +356,13 @@ def mask_secret(secret: str) -> str:
     return "•" * 8 + secret[-4:] if len(secret) > 12 else "•" * 8
 
 
+def account_number_masked(number: str) -> str:
+    """'•••• 1234': the last four characters of the number, the rest hidden (every page,
+    the admin for who may not change the account, and the accountant's exports)."""
+    visible = "".join(number.split())[-4:]
+    return f"•••• {visible}" if visible else ""
+
+
 class StatementCursor(models.Model):
     """Per cash account: how far its statements are stored, the lease of the sync that
     is running, and the last balance proof.

@@ -27,7 +27,13 @@ from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.balances import LINES, balance_window, source_label
-from accounts.models import BalanceSnapshot, CashAccount, DailyBalance, Institution
+from accounts.models import (
+    BalanceSnapshot,
+    CashAccount,
+    DailyBalance,
+    Institution,
+    account_number_masked,
+)
 from treasury.fbar import thresholds
 from treasury.fbar.models import (
     MANUAL_SOURCE,
@@ -57,12 +63,6 @@ def dollars(amount: int) -> str:
 def date_text(day: date) -> str:
     """`2026-04-15`: deadlines are written like every other date (ISO 8601)."""
     return f"{day:%Y-%m-%d}"
-
-
-def account_number_masked(number: str) -> str:
-    """'•••• 1234': the last four characters of the number, the rest hidden."""
-    visible = "".join(number.split())[-4:]
-    return f"•••• {visible}" if visible else ""
 
 
 def fbar_settings() -> FbarSettings:
