@@ -107,6 +107,19 @@ def chart_current() -> Chart | None:
     return chart_of(connection.organisation)
 
 
+def chart_names(codes: set[str]) -> dict[str, str]:
+    """Names of account codes in the connected organisation's chart (one or two queries);
+    what the transactions page calls a line's category."""
+    connection = XeroConnection.objects.filter(status=XeroConnection.Status.CONNECTED).first()
+    if connection is None or connection.organisation_id is None:
+        return {}
+    return dict(
+        XeroAccount.objects.filter(organisation_id=connection.organisation_id, code__in=codes)
+        .exclude(type="BANK")
+        .values_list("code", "name")
+    )
+
+
 def _choices(labels: Iterable[str]) -> str:
     items = list(labels)
     shown = ", ".join(items[:SHOWN_CHOICES])
