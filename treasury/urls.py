@@ -7,6 +7,7 @@ from treasury.cashview import views as cashview_views
 admin.site.site_header = "Bulwark administration"
 admin.site.site_title = "Bulwark admin"
 admin.site.index_title = "Records and the mismatch queue"
+admin.site.enable_nav_sidebar = False  # the queue's columns need the width (1280 and 390 px)
 admin.site.login = views.admin_login_redirect  # type: ignore[method-assign]
 admin.site.logout = views.admin_logout  # type: ignore[method-assign,assignment]
 admin.site.password_change = views.admin_password_change  # type: ignore[method-assign,assignment]
