@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from accounts.models import SyncRun, Transaction
 from ledger.chart import chart_current
@@ -246,6 +246,8 @@ def run_status(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(
         SyncRun.objects.select_related("rule_run"), pk=pk, kind=SyncRun.Kind.RULES
     )
+    if request.GET.get("polling") and run.status not in ("QUEUED", "RUNNING"):
+        return HttpResponseClientRefresh()  # it just ended: the counts on the page moved
     return render(request, "rules/list.html#run-status", {"run": run})
 
 
