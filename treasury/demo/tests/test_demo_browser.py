@@ -37,13 +37,28 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 DOCS = settings.BASE_DIR / "docs"
 PASSWORDS = {username: password for _, username, password in DEMO_USERS}
 NEW_PASSWORD = "a-quiet-ledger-at-noon-73"
-# Whether the page scrolls sideways, and (at a desktop width) any table hiding columns.
+# Whether the page scrolls sideways, (at a desktop width) any table hiding columns, the
+# menu's height, and buttons whose text is too faint on their background to look active
+# (contrast under 3:1, WCAG's bar for controls).
 LAYOUT = """() => {
   const root = document.documentElement;
   const hidden = [...document.querySelectorAll('.table-wrap, .results, .recon-scroll')]
     .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.className);
   const bar = document.querySelector('.topbar__inner');
-  return {overflow: root.scrollWidth - root.clientWidth, hidden,
+  const rgb = (text) => (text.match(/[0-9.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (el) => { for (let e = el; e; e = e.parentElement) {
+    const c = rgb(getComputedStyle(e).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3); }
+    return [255, 255, 255]; };
+  const faint = [...document.querySelectorAll('.btn, button, .button')]
+    .filter(b => b.offsetParent && !b.disabled && !b.closest('[aria-hidden=true]'))
+    .filter(b => { const a = lum(rgb(getComputedStyle(b).color)), c = lum(background(b));
+      return (Math.max(a, c) + 0.05) / (Math.min(a, c) + 0.05) < 3; })
+    .map(b => b.textContent.trim().slice(0, 30));
+  return {overflow: root.scrollWidth - root.clientWidth, hidden, faint,
           bar: bar ? bar.getBoundingClientRect().height : 0};
 }"""
 
@@ -117,6 +132,8 @@ def walk(browser, live_server, width: int, urls: list[str]) -> list[str]:
                 problems.append(f"{width}px {username} {url}: clipped {found['hidden']}")
             if width >= 1280 and found["bar"] > 60:
                 problems.append(f"{width}px {username} {url}: the menu wraps")
+            if found["faint"]:
+                problems.append(f"{width}px {username} {url}: faint buttons {found['faint']}")
         page.context.clear_cookies()
     context.close()
     return problems
