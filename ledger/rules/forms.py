@@ -89,12 +89,16 @@ class ChartChoiceField(forms.ChoiceField):
         return True
 
 
-def _with_current(choices: list[tuple[str, str]], current: str, gone: str) -> list[Any]:
-    """The chart's choices, and the value already saved when the chart no longer has it
-    (so the form shows it, refused, instead of silently dropping it)."""
+def chart_lookup(label: str, choices: list[tuple[str, str]], current: str) -> ChartChoiceField:
+    """A select of the chart's `choices`, with the value already saved first when the chart
+    no longer has it (shown, and refused on save, rather than silently dropped)."""
     if current and current not in {value for value, _ in choices}:
-        choices = [(current, f"{current} · {gone}"), *choices]
-    return choices
+        choices = [(current, f"{current} · not in Xero"), *choices]
+    return ChartChoiceField(
+        required=False, label=label, initial=current,
+        choices=[("", f"Choose {'an' if label[0] in 'AEIOU' else 'a'} {label.lower()}…"),
+                 *choices],
+    )  # fmt: skip
 
 
 class ActionForm(forms.ModelForm):
@@ -123,19 +127,9 @@ class ActionForm(forms.ModelForm):
             return
         code = instance.value if instance.pk and instance.kind == Action.Kind.ACCOUNT_CODE else ""
         tax = instance.value if instance.pk and instance.kind == Action.Kind.TAX_TYPE else ""
-        self.fields["account"] = ChartChoiceField(
-            required=False, label="Account", initial=code,
-            choices=[("", "Choose an account…"), *_with_current(
-                chart.account_choices(), code, "not in Xero"
-            )],
-        )  # fmt: skip
+        self.fields["account"] = chart_lookup("Account", chart.account_choices(), code)
         if chart.tax_types:
-            self.fields["tax"] = ChartChoiceField(
-                required=False, label="Tax type", initial=tax,
-                choices=[("", "Choose a tax type…"), *_with_current(
-                    chart.tax_choices(), tax, "not in Xero"
-                )],
-            )  # fmt: skip
+            self.fields["tax"] = chart_lookup("Tax type", chart.tax_choices(), tax)
         if chart.tracking:
             self.fields["category"] = ChartChoiceField(
                 required=False, label="Tracking category",
@@ -336,19 +330,13 @@ class CategorizationForm(forms.Form):
         self.chart = chart
         if chart is None:
             return
-        saved = self.initial.get("account_code", "")
-        self.fields["account_code"] = ChartChoiceField(
-            required=False, label="Account",
-            choices=[("", "— none —"), *_with_current(chart.account_choices(), saved,
-                                                      "not in Xero")],
-        )  # fmt: skip
+        self.fields["account_code"] = chart_lookup(
+            "Account", chart.account_choices(), self.initial.get("account_code", "")
+        )
         if chart.tax_types:
-            self.fields["tax_type"] = ChartChoiceField(
-                required=False, label="Tax type",
-                choices=[("", "— none —"), *_with_current(
-                    chart.tax_choices(), self.initial.get("tax_type", ""), "not in Xero"
-                )],
-            )  # fmt: skip
+            self.fields["tax_type"] = chart_lookup(
+                "Tax type", chart.tax_choices(), self.initial.get("tax_type", "")
+            )
         if chart.tracking:
             self.fields["tracking"].widget.attrs["list"] = "chart-tracking"
 

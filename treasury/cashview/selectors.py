@@ -24,9 +24,9 @@ telescoping: B(d)r(d) - B(d-1)r(d-1) = (B(d) - B(d-1))r(d) + B(d-1)(r(d) - r(d-1
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 
 from dateutil.relativedelta import relativedelta
 
-from accounts.balances import Balance, balance_window
+from accounts.balances import Balance, Timeline, balance_window
 from accounts.models import CashAccount
 from treasury.cashview.status import proof_dates
 from treasury.charts import PALETTE
@@ -244,30 +244,6 @@ def _valid_until(conversion: Conversion | None, window_days: int) -> date:
     return min(leg.date for leg in conversion.legs) + timedelta(days=window_days)
 
 
-@dataclass
-class _Ledger:
-    """One account's closing balances inside the window (and the one before it)."""
-
-    account: CashAccount
-    carry: int
-    dates: list[date] = field(default_factory=list)
-    closings: list[int] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-
-    def closing(self, day: date) -> int:
-        index = bisect_right(self.dates, day)
-        return self.closings[index - 1] if index else self.carry
-
-    def balance(self, day: date) -> Balance:
-        index = bisect_right(self.dates, day)
-        if not index:
-            return self.account.balance  # type: ignore[attr-defined,no-any-return]
-        return Balance(
-            self.closings[index - 1], self.account.currency, self.sources[index - 1],
-            self.dates[index - 1],
-        )  # fmt: skip
-
-
 def _window(choices: Choices) -> tuple[date | None, date]:
     """The range's opening day (None for "all": known once the rows are read) and the
     earliest day any figure needs."""
@@ -317,27 +293,18 @@ def cash_view(*, choices: Choices) -> CashView | None:
     accounts = window.accounts
     if not accounts:
         return None
-    ledgers = {a.pk: _Ledger(a, a.balance_minor) for a in accounts}  # type: ignore[attr-defined]
+    ledgers = window.timelines()
     flows: dict[str, dict[date, list[int]]] = {a.currency: {} for a in accounts}
-    sinks = {
-        pk: (
-            ledger.dates.append, ledger.closings.append, ledger.sources.append,
-            flows[ledger.account.currency],
-        )
-        for pk, ledger in ledgers.items()
-    }  # fmt: skip
-    for account_id, day, closing, inflow, outflow, source in window.rows:
-        add_day, add_closing, add_source, by_day = sinks[account_id]
-        add_day(day)
-        add_closing(closing)
-        add_source(source)
+    days_of = {a.pk: flows[a.currency] for a in accounts}
+    for account_id, day, _closing, inflow, outflow, _source in window.rows:
+        by_day = days_of[account_id]
         if day in by_day:
             by_day[day][0] += inflow
             by_day[day][1] += outflow
         else:
             by_day[day] = [inflow, outflow]
     if opening is None:
-        first = min((ledger.dates[0] for ledger in ledgers.values() if ledger.dates), default=as_of)
+        first = min((ledger.days[0] for ledger in ledgers.values() if ledger.days), default=as_of)
         opening = first - timedelta(days=1)
     opening = min(opening, as_of - timedelta(days=1))
     currencies = sorted(flows)
@@ -369,7 +336,7 @@ class _State:
     def __init__(
         self,
         choices: Choices,
-        ledgers: list[_Ledger],
+        ledgers: list[Timeline],
         flows: dict[str, dict[date, list[int]]],
         rates: DayRates,
         currencies: list[str],
@@ -449,7 +416,7 @@ class _State:
 
     def _account_line(
         self,
-        ledger: _Ledger,
+        ledger: Timeline,
         conversion: Conversion | None,
         proofs: dict[int, date | None] | None,
     ) -> AccountLine:
@@ -463,7 +430,7 @@ class _State:
         proved = proofs.get(account.pk) if proofs else None
         return AccountLine(
             account=account, native=native, converted=converted, proved_to=proved,
-            balance=ledger.balance(self.choices.as_of),
+            balance=ledger.on(self.choices.as_of),
         )  # fmt: skip
 
     def total(self, rows: list[CurrencyRow]) -> Total:
