@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from treasury.crypto import EncryptedTextField
+from treasury.fields import ExactDecimalField
 from treasury.money import from_minor
 
 
@@ -201,7 +202,8 @@ class Transaction(models.Model):
     # The other side of a conversion (or the original amount of a card payment).
     counter_currency = models.CharField(max_length=3, blank=True)
     counter_amount_minor = models.BigIntegerField(null=True, blank=True)
-    fx_rate = models.DecimalField(max_digits=24, decimal_places=10, null=True, blank=True)
+    # Exact on SQLite too (text there): a REAL keeps 15 digits, this holds 24.
+    fx_rate = ExactDecimalField(max_digits=24, decimal_places=10, null=True, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices)
     raw = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
     prev_digest = models.CharField(max_length=64, blank=True)
@@ -411,6 +413,13 @@ def mask_secret(secret: str) -> str:
     if not secret:
         return ""
     return "•" * 8 + secret[-4:] if len(secret) > 12 else "•" * 8
+
+
+def account_number_masked(number: str) -> str:
+    """'•••• 1234': the last four characters of the number, the rest hidden (every page,
+    the admin for who may not change the account, and the accountant's exports)."""
+    visible = "".join(number.split())[-4:]
+    return f"•••• {visible}" if visible else ""
 
 
 class StatementCursor(models.Model):

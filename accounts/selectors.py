@@ -3,10 +3,12 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
+from accounts.balances import accounts_with_balance, balance_on
 from accounts.models import (
     BalanceGap,
     BalanceSnapshot,
@@ -17,31 +19,13 @@ from accounts.models import (
     WiseConnection,
 )
 from accounts.trail import CHAINED_FIELDS, BrokenLink, chain_verify
+from treasury.money import from_minor
 from treasury.params import int_parse
 
 
-def cash_accounts_with_balance(*, on: date) -> QuerySet[CashAccount]:
-    """Every cash account annotated with `balance_minor` at the end of `on` (one query).
-
-    The balance is the closing of the latest daily row on or before the day, or the
-    opening balance when the account had no activity by then.
-    """
-    latest = DailyBalance.objects.filter(account=OuterRef("pk"), date__lte=on).order_by("-date")
-    return CashAccount.objects.select_related("institution").annotate(
-        balance_minor=Coalesce(
-            Subquery(latest.values("closing_minor")[:1]), F("opening_balance_minor")
-        )
-    )
-
-
 def balance_minor_on(account: CashAccount, on: date) -> int:
-    row = (
-        DailyBalance.objects.filter(account=account, date__lte=on)
-        .order_by("-date")
-        .values_list("closing_minor", flat=True)
-        .first()
-    )
-    return account.opening_balance_minor if row is None else row
+    """The account's balance at the end of `on`, as every page shows it (minor units)."""
+    return balance_on(account=account, on=on).minor
 
 
 def trail_verify(*, account_ids: list[int] | None = None) -> dict[int, BrokenLink | None]:
@@ -65,9 +49,10 @@ def _account_chain_verify(account: CashAccount) -> BrokenLink | None:
 # --- pages of the Wise feed ---------------------------------------------------------------
 
 
-def accounts_overview(*, on: date) -> QuerySet[CashAccount]:
-    """The accounts page in one query: each account's balance on `on`, Wise's latest
-    reported balance, the open gaps, and its cursor with the last run and proof."""
+def accounts_overview(*, on: date) -> list[CashAccount]:
+    """The accounts page in one query: each account's balance on `on` (the one balance
+    selector's), the latest reported balance, the open gaps, and its cursor with the last
+    run and proof."""
     snapshot = BalanceSnapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at")
     open_gaps = (
         BalanceGap.objects.filter(account=OuterRef("pk"), resolved_at__isnull=True)
@@ -76,16 +61,19 @@ def accounts_overview(*, on: date) -> QuerySet[CashAccount]:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    return (
-        cash_accounts_with_balance(on=on)
-        .select_related("statement_cursor", "statement_cursor__last_run")
+    accounts = (
+        CashAccount.objects.select_related(
+            "institution", "statement_cursor", "statement_cursor__last_run"
+        )
         .annotate(
-            wise_balance_minor=Subquery(snapshot.values("balance_minor")[:1]),
-            wise_balance_at=Subquery(snapshot.values("taken_at")[:1]),
+            reported_minor=Subquery(snapshot.values("balance_minor")[:1]),
+            reported_at=Subquery(snapshot.values("taken_at")[:1]),
+            reported_source=Subquery(snapshot.values("source")[:1]),
             open_gap_count=Coalesce(Subquery(open_gaps), 0),
         )
         .order_by("-is_active", "institution__name", "kind", "currency", "name")
     )
+    return accounts_with_balance(on=on, accounts=accounts)
 
 
 def gaps_open() -> QuerySet[BalanceGap]:
@@ -206,6 +194,60 @@ def _filtered(filters: TransactionFilters) -> QuerySet[Transaction]:
     return lines
 
 
+@dataclass(frozen=True)
+class CurrencyTotal:
+    """The lines of one currency that match the filters: how many, in, out and net."""
+
+    currency: str
+    lines: int
+    money_in: Decimal
+    money_out: Decimal  # negative or zero
+
+    @property
+    def net(self) -> Decimal:
+        return self.money_in + self.money_out
+
+
+def transactions_totals(*, filters: TransactionFilters) -> list[CurrencyTotal]:
+    """Count and totals per currency of the filtered lines (one grouped query). Filters
+    by account, currency and days read the daily rows (their days, not the lines, so a
+    million lines cost what a few thousand days do); text and type read the lines."""
+    if filters.text or filters.wise_type:
+        positive = Q(amount_minor__gt=0)
+        rows = (
+            _filtered(filters)
+            .order_by()
+            .values("currency")
+            .annotate(
+                n=Count("id"),
+                inflow=Sum(Case(When(positive, then=F("amount_minor")), default=Value(0))),
+                outflow=Sum(Case(When(~positive, then=F("amount_minor")), default=Value(0))),
+            )
+            .values_list("currency", "n", "inflow", "outflow")
+        )
+    else:
+        days = DailyBalance.objects.all()
+        if filters.account_id:
+            days = days.filter(account_id=filters.account_id)
+        if filters.currency:
+            days = days.filter(account__currency=filters.currency)
+        if filters.date_from:
+            days = days.filter(date__gte=filters.date_from)
+        if filters.date_to:
+            days = days.filter(date__lte=filters.date_to)
+        rows = (
+            days.order_by()
+            .values("account__currency")
+            .annotate(n=Sum("line_count"), inflow=Sum("inflow_minor"), outflow=Sum("outflow_minor"))
+            .values_list("account__currency", "n", "inflow", "outflow")
+        )
+    return [
+        CurrencyTotal(code, n, from_minor(inflow or 0, code), from_minor(outflow or 0, code))
+        for code, n, inflow, outflow in sorted(rows)
+        if n
+    ]
+
+
 def transactions_page(
     *,
     filters: TransactionFilters,
@@ -216,7 +258,7 @@ def transactions_page(
     """One page of lines, newest first, by keyset on (booked_at, id): every page costs
     the same at a million lines (no OFFSET, no COUNT). `after` gives older lines than a
     cursor, `before` newer ones."""
-    lines = _filtered(filters).select_related("account")
+    lines = _filtered(filters).select_related("account", "categorization")
     if before is not None:
         rows = list(
             lines.filter(booked_at__gte=before.booked_at)

@@ -16,6 +16,7 @@ from accounts.lines import TEXT_LIMITS, StatementLine, StatementLineError, natur
 from accounts.models import CashAccount, DailyBalance, Transaction
 from accounts.signals import lines_stored
 from accounts.trail import RATE_PLACES, line_digest, raw_json
+from treasury.fields import ExactDecimalField
 from treasury.money import (
     InexactAmountError,
     UnknownCurrencyError,
@@ -141,7 +142,7 @@ def _prepare(account: CashAccount, line: StatementLine, source: str) -> _Prepare
         amount_minor=key_amount,
         discriminator=line.key_discriminator,
     )
-    rate = None if line.fx_rate is None else line.fx_rate.quantize(RATE_PLACES, ROUND_HALF_EVEN)
+    rate = None if line.fx_rate is None else _rate(line)
     values: dict[str, object] = {
         "natural_key": key,
         "booked_at": line.booked_at,
@@ -164,6 +165,23 @@ def _prepare(account: CashAccount, line: StatementLine, source: str) -> _Prepare
         "raw": raw_json(line.raw),
     }
     return _Prepared(key=key, line=line, values=values)
+
+
+RATE_INTEGER_DIGITS = 14  # Transaction.fx_rate: 24 digits, 10 of them decimals
+
+
+def _rate(line: StatementLine) -> Decimal:
+    """The line's exchange rate as stored (10 decimal places), refused rather than rounded
+    when it has more digits than the column holds."""
+    assert line.fx_rate is not None
+    rate = line.fx_rate.quantize(RATE_PLACES, ROUND_HALF_EVEN)
+    if rate != line.fx_rate or rate.adjusted() >= RATE_INTEGER_DIGITS:
+        raise StatementLineError(
+            line.line_no,
+            f"Exchange rate {line.fx_rate} has more digits than Bulwark stores "
+            f"({RATE_INTEGER_DIGITS} before the point, 10 after).",
+        )
+    return rate
 
 
 def _existing_keys(account: CashAccount, items: dict[str, _Prepared]) -> set[str]:
@@ -196,6 +214,8 @@ def _db_adapter(field: models.Field) -> Callable[[Any], Any] | None:
         return ops.adapt_datetimefield_value
     if isinstance(field, models.DateField):
         return ops.adapt_datefield_value
+    if isinstance(field, ExactDecimalField):  # its text form on SQLite
+        return partial(field.get_db_prep_value, connection=connection)
     if isinstance(field, models.DecimalField):
         return partial(ops.adapt_decimalfield_value, max_digits=field.max_digits,
                        decimal_places=field.decimal_places)  # fmt: skip

@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.categories import category_names
 from accounts.forms import TransactionFilterForm, WiseConnectForm
 from accounts.models import CashAccount, WiseConnection
 from accounts.selectors import (
@@ -23,6 +24,7 @@ from accounts.selectors import (
     sync_runs_active,
     sync_runs_with_steps,
     transactions_page,
+    transactions_totals,
     wise_connections,
 )
 from accounts.wise.client import WiseAuthError, WiseError
@@ -227,9 +229,14 @@ def transaction_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     for key in ("after", "before"):
         query.pop(key, None)
+    codes = {
+        getattr(getattr(line, "categorization", None), "account_code", "") for line in page.rows
+    }
     context = {
         "form": form,
         "page": page,
+        "totals": transactions_totals(filters=filters),
+        "category_names": category_names(codes),
         "has_accounts": bool(accounts),
         "filtered": any(value for key, value in query.items()),
         "base_query": query.urlencode(),

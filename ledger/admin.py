@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from accounts.admin import money_column
 from ledger.models import (
     BankAccountMapping,
     LedgerEntry,
@@ -46,19 +47,13 @@ class PostingAdmin(admin.ModelAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(admin.ModelAdmin):
-    list_display = (
-        "date",
-        "kind",
-        "side",
-        "amount_minor",
-        "currency",
-        "reference",
-        "is_reconciled",
-    )
+    list_display = ("date", "kind", "side", "amount", "reference", "is_reconciled")
+    amount = money_column("amount_minor", "Amount")
     list_filter = ("kind", "is_reconciled", "status")
     search_fields = ("reference", "xero_id", "posting_key")
 
 
 @admin.register(XeroBankBalance)
 class XeroBankBalanceAdmin(admin.ModelAdmin):
-    list_display = ("xero_account", "as_of", "closing_minor", "currency")
+    list_display = ("xero_account", "as_of", "closing")
+    closing = money_column("closing_minor", "Closing")

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from ledger.models import XeroAccount, XeroOrganisation
-from ledger.xero.mapping import Proposal
+from ledger.xero.mapping import Proposal, names_proposed, special_name
 
 NEW = "new"
 
@@ -83,23 +83,20 @@ class MappingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.proposals = proposals
         can_create = organisation.posts
+        self.names = names = names_proposed(organisation, [p.cash_account for p in proposals])
         for proposal in proposals:
             choices = [("", "Not mapped")] + [
                 (a.account_id, _label(a)) for a in proposal.candidates
             ]
             if can_create and not proposal.blocked:
-                choices.append((NEW, f"Create “Wise {proposal.cash_account.currency}” in Xero"))
-            name = f"cash_{proposal.cash_account.pk}"
-            initial = (
-                proposal.suggested.account_id
-                if proposal.suggested
-                else (NEW if can_create and not proposal.blocked else "")
-            )
-            self.fields[name] = forms.ChoiceField(
+                name = names[proposal.cash_account.pk]
+                choices.append((NEW, f"Create “{name}” in Xero"))
+            # Nothing is created unless the owner picks "Create" for this row.
+            self.fields[f"cash_{proposal.cash_account.pk}"] = forms.ChoiceField(
                 label=str(proposal.cash_account),
                 choices=choices,
                 required=False,
-                initial=initial,
+                initial=proposal.suggested.account_id if proposal.suggested else "",
                 help_text=proposal.blocked,
             )
         others = list(
@@ -110,12 +107,11 @@ class MappingForm(forms.Form):
         for purpose in ("fee", "fx_clearing", "suspense"):
             choices = [("", "Choose…")] + [(a.code, _label(a)) for a in others]
             if can_create and purpose != "fee":
-                choices.append((NEW, "Create it in Xero"))
+                name = special_name(organisation, purpose)
+                choices.append((NEW, f"Create “{name}” in Xero"))
             self.fields[purpose].choices = choices
             suggested = suggestions.get(purpose)
-            self.fields[purpose].initial = (
-                suggested.code if suggested else (NEW if can_create and purpose != "fee" else "")
-            )
+            self.fields[purpose].initial = suggested.code if suggested else ""
         self.fields["post_from"].initial = organisation.post_from
 
     def bank_fields(self) -> list[tuple[Proposal, forms.BoundField]]:

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from treasury.crypto import EncryptedTextField
+from treasury.fields import ExactDecimalField
 from treasury.money import from_minor
 
 POSTING_PREFIX = "bulwark:"
@@ -145,6 +146,48 @@ class XeroAccount(models.Model):
         return self.type == "BANK"
 
 
+class XeroTaxRate(models.Model):
+    """A tax rate of the organisation, as last read: what a line's tax type may be."""
+
+    organisation = models.ForeignKey(
+        XeroOrganisation, on_delete=models.CASCADE, related_name="tax_rates"
+    )
+    tax_type = models.CharField(max_length=50)
+    name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=20, default="ACTIVE")
+
+    class Meta:
+        ordering = ["tax_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "tax_type"], name="xtax_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tax_type} {self.name}".strip()
+
+
+class XeroTrackingOption(models.Model):
+    """An option of one of the organisation's tracking categories, as last read."""
+
+    organisation = models.ForeignKey(
+        XeroOrganisation, on_delete=models.CASCADE, related_name="tracking_options"
+    )
+    category_id = models.CharField(max_length=64)
+    category = models.CharField(max_length=100)
+    option_id = models.CharField(max_length=64)
+    option = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, default="ACTIVE")
+
+    class Meta:
+        ordering = ["category", "option"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "option_id"], name="xtrack_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category}: {self.option}"
+
+
 class BankAccountMapping(models.Model):
     """Which Xero bank account (same currency) a Bulwark cash account posts into."""
 
@@ -201,7 +244,7 @@ class Posting(models.Model):
     posted_revision = models.PositiveIntegerField(null=True, blank=True)
     total_minor = models.BigIntegerField(default=0)
     currency = models.CharField(max_length=3)
-    currency_rate = models.DecimalField(max_digits=24, decimal_places=10, null=True, blank=True)
+    currency_rate = ExactDecimalField(max_digits=24, decimal_places=10, null=True, blank=True)
     payload = models.JSONField(encoder=DjangoJSONEncoder, default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)

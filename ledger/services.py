@@ -197,9 +197,12 @@ def xero_mapping_save(
     fx_clearing: str,
     suspense: str,
     post_from: Any = None,
+    names: dict[int, str] | None = None,
 ) -> None:
     """Save the mapping; `NEW` in a choice creates that account in Xero first (only
-    when Bulwark posts). Raises `MappingError` naming what is wrong, changing nothing."""
+    when Bulwark posts), under the name in `names` the page offered for it. Nothing is
+    created for a row not set to `NEW`. Raises `MappingError` naming what is wrong,
+    changing nothing."""
     creating = NEW in bank.values() or NEW in (fee, fx_clearing, suspense)
     if creating and not organisation.posts:
         raise mapping.MappingError(
@@ -227,7 +230,9 @@ def xero_mapping_save(
         with client_open(organisation, writes=True) as client:
             for cash_id in [c for c, a in bank.items() if a == NEW]:
                 cash = CashAccount.objects.get(pk=cash_id)
-                chosen[cash_id] = mapping.bank_account_create(organisation, client, cash)
+                chosen[cash_id] = mapping.bank_account_create(
+                    organisation, client, cash, name=(names or {}).get(cash_id, "")
+                )
             codes = {}
             for purpose, value in (
                 ("fee", fee),

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from ledger import selectors, services
 from ledger.forms import MappingForm, ModeForm, TenantForm
@@ -72,6 +72,11 @@ def xero(request: HttpRequest) -> HttpResponse:
         )
     template = "ledger/xero.html"
     if request.htmx and request.htmx.target in ("posting", "sync"):
+        run = (context.get("runs") or {}).get(
+            "push" if request.htmx.target == "posting" else "pull"
+        )
+        if request.GET.get("polling") and not (run and run.status in ("QUEUED", "RUNNING")):
+            return HttpResponseClientRefresh()  # it just ended: the counts on the page moved
         template = f"ledger/xero.html#{request.htmx.target}"
     return render(request, template, context)
 
@@ -212,6 +217,7 @@ def xero_mapping(request: HttpRequest, organisation: XeroOrganisation) -> None:
             fx_clearing=data["fx_clearing"],
             suspense=data["suspense"],
             post_from=data.get("post_from"),
+            names=form.names,
         )
     except mapping.MappingError as exc:
         messages.error(request, str(exc))

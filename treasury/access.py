@@ -46,7 +46,8 @@ def can_write(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 
 def read_only_allowed(view: ViewFunc) -> ViewFunc:
-    """Mark a view whose unsafe requests change nothing of the business (logout)."""
+    """Mark a view whose unsafe requests change nothing of the business: signing out, and
+    a user's own password and two-factor sign-in, which every role manages for itself."""
     view.read_only_allowed = True  # type: ignore[attr-defined]
     return view
 

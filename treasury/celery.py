@@ -5,9 +5,11 @@ Defaults (JSON only, `acks_late`, time limits, prefetch 1) live in settings unde
 here is a stable string, so renaming a function never orphans a schedule.
 """
 
+import logging
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "treasury.settings")
@@ -17,9 +19,49 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 MINUTE = 60.0
+WORKER_HEARTBEAT_SECONDS = 30.0
+logger = logging.getLogger(__name__)
+
+
+def worker_heartbeat() -> None:
+    """Record that the worker process is alive (its main process, so a pool busy with
+    long tasks does not make it look gone)."""
+    from django.db import close_old_connections
+
+    from treasury.services import heartbeat_record
+
+    try:
+        close_old_connections()
+        heartbeat_record(name="worker")
+    except Exception:  # a missed heartbeat must never stop the worker
+        logger.exception("Could not record the worker's heartbeat")
+
+
+class HeartbeatStep(bootsteps.StartStopStep):
+    """The worker's own heartbeat: once when it starts (so the status panel does not say
+    "not seen yet" while it runs), then every 30 s from the worker's timer."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.tref: Any = None
+
+    def start(self, parent: Any) -> None:
+        worker_heartbeat()
+        self.tref = parent.timer.call_repeatedly(WORKER_HEARTBEAT_SECONDS, worker_heartbeat)
+
+    def stop(self, parent: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+
+
+app.steps["worker"].add(HeartbeatStep)
 
 app.conf.beat_schedule = {
-    # A heartbeat the status panel reads: proves beat and a worker are both alive.
+    # A heartbeat through the queue, once a minute: proves beat schedules and a worker
+    # takes tasks. The worker also records its own every 30 s (HeartbeatStep), so a
+    # pool busy with long tasks, or the first minute after a start, is not "not seen".
     "heartbeat": {"task": "treasury.heartbeat", "schedule": MINUTE},
     # Runs left RUNNING by a killed process (SIGKILL, OOM, a restart) are marked
     # interrupted and queued again: every minute, so nothing waits on a lease's expiry

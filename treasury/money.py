@@ -96,8 +96,13 @@ def decimal_parse(value: object) -> Decimal:
     return result
 
 
+MINUS = "\u2212"  # the true minus sign: every page writes negative amounts with it
+
+
 def money_format(amount: Decimal, code: str) -> str:
-    """`1,234.50 EUR`, `120,000 JPY`: grouped, at the currency's minor unit (half-up)."""
+    """`1,234.50 EUR`, `120,000 JPY`, `\u22124.37 EUR`: grouped, at the currency's minor unit
+    (half-up), a negative amount with the minus sign (U+2212) on every page alike."""
     places = minor_units(code)
     rounded = quantize(amount, code, ROUND_HALF_UP)
-    return f"{rounded:,.{places}f} {code}"
+    text = f"{abs(rounded):,.{places}f} {code}"
+    return f"{MINUS}{text}" if rounded < 0 else text

@@ -16,6 +16,7 @@ NAV_ITEMS: tuple[tuple[str, str], ...] = (
     ("Dashboard", "home"),
     ("Accounts", "accounts:list"),
     ("Transactions", "accounts:transactions"),
+    ("Import", "statements:upload"),
     ("Rules", "rules:list"),
     ("Books", "ledger:xero"),
     ("Reconciliation", "reconciliation:queue"),

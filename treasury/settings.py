@@ -154,6 +154,8 @@ AXES_CLIENT_IP_CALLABLE = "treasury.security.client_address"
 OTP_TOTP_ISSUER = "Bulwark"
 
 LANGUAGE_CODE = "en-us"
+# One date format everywhere, the admin included: ISO 8601 (treasury/formats/en).
+FORMAT_MODULE_PATH = ["treasury.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -9,7 +9,7 @@ from django.core.exceptions import BadRequest
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from django_otp import login as otp_login
 
@@ -36,6 +36,32 @@ class LoginView(auth_views.LoginView):
 logout_view = read_only_allowed(auth_views.LogoutView.as_view())
 
 
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Every signed-in user changes their own password (the accountant too)."""
+
+    template_name = "registration/password_change.html"
+    success_url = reverse_lazy("security")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        messages.success(self.request, "Your password is changed.")
+        return super().form_valid(form)
+
+
+password_change = read_only_allowed(PasswordChangeView.as_view())
+
+
+@read_only_allowed
+def admin_password_change(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    """The admin's "Change password" link leads to Bulwark's own page, open to every role."""
+    return redirect("password_change")
+
+
+@read_only_allowed
+def admin_logout(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    """The admin's "Log out" signs out like every other page, whatever the role."""
+    return logout_view(request)
+
+
 @login_not_required
 def admin_login_redirect(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
     """The admin signs in through Bulwark's own login page (throttle and TOTP apply)."""
@@ -45,9 +71,11 @@ def admin_login_redirect(request: HttpRequest, extra_context: Any = None) -> Htt
     return redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
 
 
+@read_only_allowed
 @require_http_methods(["GET", "POST"])
 def security(request: HttpRequest) -> HttpResponse:
-    """Two-factor login for the signed-in user: turn on (scan, confirm), or turn off."""
+    """Two-factor login for the signed-in user, whatever their role: turn on (scan,
+    confirm), or turn off. It changes only the user's own sign-in."""
     user = request.user
     context: dict[str, Any] = {"enabled": totp.is_enabled(user), "form": TotpConfirmForm()}
     if request.method == "POST":

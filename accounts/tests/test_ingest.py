@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
+from accounts.balances import accounts_with_balance
 from accounts.lines import StatementLineError
 from accounts.models import DailyBalance, ImmutableRecordError, Transaction
-from accounts.selectors import balance_minor_on, cash_accounts_with_balance, trail_verify
+from accounts.selectors import balance_minor_on, trail_verify
 from accounts.services import transactions_ingest
 from accounts.tests.factories import CashAccountFactory, line
 
@@ -130,9 +131,7 @@ def test_balances_for_all_accounts_in_one_query(django_assert_num_queries):
     _ingest(eur, [line("10.00", day=1), line("5.00", day=4)])
     _ingest(usd, [line("7.00", currency="USD", day=2)])
     with django_assert_num_queries(1):
-        balances = {
-            a.currency: a.balance_minor for a in cash_accounts_with_balance(on=date(2025, 1, 8))
-        }
+        balances = {a.currency: a.balance_minor for a in accounts_with_balance(on=date(2025, 1, 8))}
     assert balances == {"EUR": 1000, "USD": 700}
 
 

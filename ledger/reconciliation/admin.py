@@ -21,11 +21,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin import ReadOnlyRecordAdmin
+from accounts.admin import ReadOnlyRecordAdmin, money_column
 from accounts.models import BalanceSnapshot, Transaction
 from ledger.models import LedgerEntry
 from ledger.reconciliation import services
-from ledger.reconciliation.forms import IgnoreForm, LinkForm
+from ledger.reconciliation.forms import AcceptForm, IgnoreForm, LinkForm
 from ledger.reconciliation.models import BalanceCheck, Match, Mismatch
 from treasury.money import from_minor, money_format
 
@@ -89,13 +89,16 @@ def _money(amount_minor: int | None, currency: str) -> str:
 
 @admin.register(Mismatch)
 class MismatchAdmin(admin.ModelAdmin):
-    list_display = ("type", "summary", "account", "day", "shown_amount", "status", "age")
+    list_display = ("type", "summary", "account", "day", "shown_amount", "shown_status", "age")
     list_display_links = ("summary",)
     list_filter = (StatusFilter, "type", ("account", admin.RelatedOnlyFieldListFilter), AgeFilter)
     list_select_related = ("account",)
     search_fields = ("summary", "natural_key")
     ordering = ("-opened_at", "-id")
-    actions = ("post_to_xero", "link_by_hand", "ignore_with_reason", "reopen")
+    actions = (
+        "post_to_xero", "correct_in_xero", "accept_with_reason", "link_by_hand",
+        "ignore_with_reason", "reopen",
+    )  # fmt: skip
     change_form_template = "admin/reconciliation/mismatch/change_form.html"
     show_full_result_count = False
 
@@ -113,6 +116,10 @@ class MismatchAdmin(admin.ModelAdmin):
     @admin.display(description="Amount", ordering="amount_minor")
     def shown_amount(self, obj: Mismatch) -> str:
         return _money(obj.amount_minor, obj.currency)
+
+    @admin.display(description="Status", ordering="status")
+    def shown_status(self, obj: Mismatch) -> str:
+        return obj.status_label
 
     @admin.display(description="Age", ordering="opened_at")
     def age(self, obj: Mismatch) -> str:
@@ -139,6 +146,16 @@ class MismatchAdmin(admin.ModelAdmin):
             ),
             path(
                 "<path:object_id>/post/", wrap(self.post_view), name="reconciliation_mismatch_post"
+            ),
+            path(
+                "<path:object_id>/correct/",
+                wrap(self.correct_view),
+                name="reconciliation_mismatch_correct",
+            ),
+            path(
+                "<path:object_id>/accept/",
+                wrap(self.accept_view),
+                name="reconciliation_mismatch_accept",
             ),
             *super().get_urls(),
         ]
@@ -189,17 +206,74 @@ class MismatchAdmin(admin.ModelAdmin):
         form: IgnoreForm,
         *,
         bulk: bool = False,
+        accept: bool = False,
     ) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Ignore with a reason",
+            "title": "Accept with a reason" if accept else "Ignore with a reason",
             "mismatches": mismatches,
             "form": form,
             "bulk": bulk,
+            "accept": accept,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/reconciliation/mismatch/ignore.html", context)
+
+    def accept_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        obj = self._writable(request, object_id)
+        if obj is None:
+            return self._missing(request, object_id)
+        form = AcceptForm(request.POST if request.method == "POST" else None)
+        applied = request.method == "POST" and form.is_valid()
+        if applied and self._accept(request, [obj], form.cleaned_data):
+            return HttpResponseRedirect(self._change_url(obj))
+        return self._ignore_page(request, [obj], form, accept=True)
+
+    def _accept(self, request: HttpRequest, mismatches: list[Mismatch], data: dict) -> int:
+        done = 0
+        for mismatch in mismatches:
+            try:
+                services.mismatch_accept(
+                    mismatch=mismatch, user=request.user, reason=data["reason"],
+                    right_side=data["right_side"],
+                )  # fmt: skip
+            except services.ActionRefused as exc:
+                self.message_user(request, f"{mismatch}: {exc}", messages.ERROR)
+                continue
+            self.log_change(
+                request, mismatch, f"Accepted ({mismatch.status_label}): {data['reason']}"
+            )
+            done += 1
+        if done:
+            self.message_user(request, f"Accepted {done} mismatch(es).", messages.SUCCESS)
+        return done
+
+    def correct_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        obj = self._writable(request, object_id)
+        if obj is None:
+            return self._missing(request, object_id)
+        if request.method == "POST":
+            self._correct(request, [obj])
+        return HttpResponseRedirect(self._change_url(obj))
+
+    def _correct(self, request: HttpRequest, mismatches: list[Mismatch]) -> None:
+        try:
+            outcome = services.mismatches_correct(mismatches=mismatches, user=request.user)
+        except services.ActionRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        for mismatch in mismatches:
+            self.log_change(request, mismatch, "Updated the Xero entry from the Wise line")
+        if outcome.posted:
+            self.message_user(
+                request,
+                f"Updated {outcome.posted} Xero entr{'y' if outcome.posted == 1 else 'ies'} "
+                "from the Wise line and read the books back.",
+                messages.SUCCESS,
+            )
+        for failure in outcome.failed:
+            self.message_user(request, f"Not updated: {failure}", messages.ERROR)
 
     def reopen_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         obj = self._writable(request, object_id)
@@ -300,6 +374,23 @@ class MismatchAdmin(admin.ModelAdmin):
     def post_to_xero(self, request: HttpRequest, queryset: QuerySet[Mismatch]) -> None:
         self._post(request, list(queryset.select_related("organisation")))
 
+    @admin.action(description="Update the Xero entry from the Wise line", permissions=["change"])
+    def correct_in_xero(self, request: HttpRequest, queryset: QuerySet[Mismatch]) -> None:
+        self._correct(request, list(queryset.select_related("organisation")))
+
+    @admin.action(
+        description="Accept with a reason (say which side is right)", permissions=["change"]
+    )
+    def accept_with_reason(
+        self, request: HttpRequest, queryset: QuerySet[Mismatch]
+    ) -> HttpResponse | None:
+        mismatches = list(queryset)
+        form = AcceptForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            self._accept(request, mismatches, form.cleaned_data)
+            return None
+        return self._ignore_page(request, mismatches, form, bulk=True, accept=True)
+
     @admin.action(description="Link by hand (one mismatch)", permissions=["change"])
     def link_by_hand(
         self, request: HttpRequest, queryset: QuerySet[Mismatch]
@@ -378,6 +469,8 @@ class MismatchAdmin(admin.ModelAdmin):
                 can_post=can_act
                 and obj.type == Mismatch.Type.MISSING_IN_XERO
                 and obj.status == Mismatch.Status.OPEN,
+                can_correct=can_act and obj.is_correctable and obj.status == Mismatch.Status.OPEN,
+                can_accept=can_act and obj.is_correctable and obj.status == Mismatch.Status.OPEN,
                 can_link=can_act
                 and obj.type in services.LINKABLE
                 and obj.status == Mismatch.Status.OPEN,
@@ -491,15 +584,9 @@ class MatchAdmin(admin.ModelAdmin):
 
 @admin.register(BalanceCheck)
 class BalanceCheckAdmin(ReadOnlyRecordAdmin):
-    list_display = (
-        "day",
-        "account",
-        "xero_minor",
-        "wise_minor",
-        "currency",
-        "xero_read_at",
-        "mismatch",
-    )
+    list_display = ("day", "account", "xero", "wise", "xero_read_at", "mismatch")
+    xero = money_column("xero_minor", "Xero")
+    wise = money_column("wise_minor", "Wise")
     list_filter = (("account", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("account", "mismatch")
 

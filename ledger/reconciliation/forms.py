@@ -8,6 +8,7 @@ from django import forms
 
 from accounts.models import Transaction
 from ledger.models import LedgerEntry
+from ledger.reconciliation.models import Mismatch
 from treasury.money import money_format
 
 
@@ -21,8 +22,22 @@ class IgnoreForm(forms.Form):
     def clean_reason(self) -> str:
         reason = self.cleaned_data["reason"].strip()
         if not reason:
-            raise forms.ValidationError("Say why: a reason is required to ignore a mismatch.")
+            raise forms.ValidationError("Say why: a reason is required.")
         return reason
+
+
+class AcceptForm(IgnoreForm):
+    """Accept a difference: which side is right, and why (both kept in its history)."""
+
+    right_side = forms.ChoiceField(
+        label="Which side is right?",
+        choices=[
+            (Mismatch.Side.WISE, Mismatch.Side.WISE.label),
+            (Mismatch.Side.XERO, Mismatch.Side.XERO.label),
+        ],
+        widget=forms.RadioSelect,
+    )
+    field_order = ["right_side", "reason"]
 
 
 def _line_label(line: Transaction) -> str:

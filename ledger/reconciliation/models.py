@@ -173,6 +173,16 @@ class Mismatch(models.Model):
         RECONCILED = "RECONCILED", "Resolved by reconciliation: the difference is gone"
         LINKED = "LINKED", "Linked by hand"
 
+    class Side(models.TextChoices):
+        """Which side the owner says is right, when accepting a difference."""
+
+        NONE = "", "—"
+        WISE = "WISE", "Wise is right (Xero is to be corrected there)"
+        XERO = "XERO", "Xero is right (the books keep their figure)"
+
+    # A difference Bulwark can correct in Xero from the Wise line, or the owner accepts.
+    CORRECTABLE = ("AMOUNT_DIFFERS", "DATE_BEYOND_WINDOW")
+
     organisation = models.ForeignKey(
         XeroOrganisation, on_delete=models.CASCADE, related_name="mismatches"
     )
@@ -184,6 +194,10 @@ class Mismatch(models.Model):
         max_length=10, choices=Resolution.choices, default=Resolution.NONE, blank=True
     )
     ignore_reason = models.TextField(blank=True)
+    accepted_side = models.CharField(
+        max_length=4, choices=Side.choices, default=Side.NONE, blank=True,
+        help_text="Set when the owner accepted the difference: which side is right.",
+    )  # fmt: skip
     account = models.ForeignKey(
         CashAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="mismatches"
     )
@@ -229,6 +243,18 @@ class Mismatch(models.Model):
         return f"{self.get_type_display()} · {self.summary or self.natural_key}"
 
     @property
+    def is_correctable(self) -> bool:
+        return self.type in self.CORRECTABLE
+
+    @property
+    def status_label(self) -> str:
+        """`Open`, `Ignored`, `Accepted · Xero is right`, `Resolved`."""
+        if self.status == self.Status.IGNORED and self.accepted_side:
+            side = "Wise" if self.accepted_side == self.Side.WISE else "Xero"
+            return f"Accepted · {side} is right"
+        return self.get_status_display()
+
+    @property
     def amount(self) -> Decimal | None:
         if self.amount_minor is None or not self.currency:
             return None
@@ -248,6 +274,9 @@ class MismatchEvent(models.Model):
         POSTED = "POSTED", "Posted to Xero"
         POST_FAILED = "POST_FAILED", "Posting to Xero failed"
         UNLINKED = "UNLINKED", "Match undone"
+        ACCEPTED = "ACCEPTED", "Accepted"
+        CORRECTED = "CORRECTED", "Xero entry updated from the Wise line"
+        FIX_FAILED = "FIX_FAILED", "Updating the Xero entry failed"
 
     mismatch = models.ForeignKey(Mismatch, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)

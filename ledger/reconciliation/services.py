@@ -34,7 +34,8 @@ from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
-from accounts.models import CashAccount, DailyBalance, SyncRun, Transaction
+from accounts.balances import balance_window
+from accounts.models import CashAccount, SyncRun, Transaction
 from accounts.runs import (
     lease_release_orphaned,
     run_process_mark,
@@ -625,18 +626,13 @@ def _balance_differences(
     if not rows:
         return [], []
     account_ids = list(scope.accounts)
-    closings: dict[int, tuple[list[date], list[int]]] = defaultdict(lambda: ([], []))
-    for account_id, day, closing in (
-        DailyBalance.objects.filter(account_id__in=account_ids)
-        .order_by("account_id", "date")
-        .values_list("account_id", "date", "closing_minor")
-    ):
-        closings[account_id][0].append(day)
-        closings[account_id][1].append(closing)
-    openings = dict(
-        CashAccount.objects.filter(pk__in=account_ids).values_list("pk", "opening_balance_minor")
-    )
-    late = _late_sums(organisation, scope, book_accounts, min(r[1] for r in rows))
+    first_day, last_day = min(r[1] for r in rows), max(r[1] for r in rows)
+    # Wise's side is the one balance every page shows (`accounts.balances`).
+    timelines = balance_window(
+        after=first_day - timedelta(days=1), until=last_day,
+        accounts=CashAccount.objects.filter(pk__in=account_ids),
+    ).timelines()  # fmt: skip
+    late = _late_sums(organisation, scope, book_accounts, first_day)
     checks: list[_Check] = []
     by_book: dict[int, list[_Check]] = defaultdict(list)
     for xero_account_id, day, closing, read_at, currency in rows:
@@ -644,11 +640,7 @@ def _balance_differences(
         members = book_accounts[account.account_id]
         wise = 0
         for account_id in members:
-            days, values = closings[account_id]
-            at = _last_on_or_before(days, day)
-            wise += (values[at] if at >= 0 else openings.get(account_id, 0)) - late.get(
-                (account_id, day), 0
-            )
+            wise += timelines[account_id].closing(day) - late.get((account_id, day), 0)
         check = _Check(account, members, matcher.DayBalance(day, closing, wise), currency, read_at)
         checks.append(check)
         by_book[xero_account_id].append(check)
@@ -667,12 +659,6 @@ def _balance_differences(
         for check in book_checks:
             check.key = covered.get(check.balance.day, "")
     return differences, checks
-
-
-def _last_on_or_before(days: list[date], day: date) -> int:
-    from bisect import bisect_right
-
-    return bisect_right(days, day) - 1
 
 
 def _late_sums(
@@ -749,7 +735,8 @@ def _balance_checks_store(
 # --- mismatches --------------------------------------------------------------------------
 
 MISMATCH_FIELDS = [
-    "fingerprint", "status", "resolution", "ignore_reason", "account", "transaction", "entry",
+    "fingerprint", "status", "resolution", "ignore_reason", "accepted_side", "account",
+    "transaction", "entry",
     "match", "day", "amount_minor", "currency", "summary", "detail", "last_seen_at",
     "status_changed_at", "status_changed_by",
 ]  # fmt: skip
@@ -833,7 +820,7 @@ def _mismatches_store(
             )
             events.append(_event(mismatch, MismatchEvent.Action.REOPENED, now, note))
             mismatch.status, mismatch.resolution = Mismatch.Status.OPEN, Mismatch.Resolution.NONE
-            mismatch.ignore_reason = ""
+            mismatch.ignore_reason, mismatch.accepted_side = "", Mismatch.Side.NONE
             mismatch.status_changed_at, mismatch.status_changed_by = now, None
             result.reopened += 1
         else:
@@ -898,20 +885,47 @@ def _accounts_of(mismatches: Iterable[Mismatch]) -> list[int]:
 
 
 def mismatch_ignore(*, mismatch: Mismatch, user: AbstractBaseUser, reason: str) -> None:
+    _set_aside(mismatch, user, reason, Mismatch.Side.NONE)
+
+
+def mismatch_accept(
+    *, mismatch: Mismatch, user: AbstractBaseUser, reason: str, right_side: str
+) -> None:
+    """Accept a difference with a reason, recording which side is right (Wise: Xero is
+    to be corrected there; Xero: the books keep their figure). Like an ignored mismatch,
+    it reopens if the difference changes."""
+    if right_side not in (Mismatch.Side.WISE, Mismatch.Side.XERO):
+        raise ActionRefused("Say which side is right: Wise or Xero.")
+    _set_aside(mismatch, user, reason, Mismatch.Side(right_side))
+
+
+def _set_aside(
+    mismatch: Mismatch, user: AbstractBaseUser, reason: str, side: Mismatch.Side
+) -> None:
+    """Ignore (no side) or accept (a side) an open mismatch with a reason, in its history."""
     reason = reason.strip()
+    verb = "accepted" if side else "ignored"
     if not reason:
-        raise ActionRefused("Say why this mismatch is ignored: a reason is required.")
+        raise ActionRefused(f"Say why this mismatch is {verb}: a reason is required.")
     if mismatch.status != Mismatch.Status.OPEN:
         status = mismatch.get_status_display().lower()
-        raise ActionRefused(f"Only open mismatches can be ignored; this one is {status}.")
+        raise ActionRefused(f"Only open mismatches can be {verb}; this one is {status}.")
     now = timezone.now()
     with transaction.atomic():
         mismatch.status, mismatch.ignore_reason = Mismatch.Status.IGNORED, reason
+        mismatch.accepted_side = side
         mismatch.status_changed_at, mismatch.status_changed_by = now, user
         mismatch.save(
-            update_fields=["status", "ignore_reason", "status_changed_at", "status_changed_by"]
-        )
-        _event(mismatch, MismatchEvent.Action.IGNORED, now, reason, user).save()
+            update_fields=[
+                "status", "ignore_reason", "accepted_side", "status_changed_at",
+                "status_changed_by",
+            ]
+        )  # fmt: skip
+        if side:
+            note, action = f"{side.label}: {reason}", MismatchEvent.Action.ACCEPTED
+        else:
+            note, action = reason, MismatchEvent.Action.IGNORED
+        _event(mismatch, action, now, note, user, accepted_side=side.value).save()
 
 
 def mismatch_reopen(*, mismatch: Mismatch, user: AbstractBaseUser) -> None:
@@ -927,13 +941,14 @@ def mismatch_reopen(*, mismatch: Mismatch, user: AbstractBaseUser) -> None:
     with transaction.atomic():
         link = mismatch.match if mismatch.resolution == Mismatch.Resolution.LINKED else None
         mismatch.status, mismatch.resolution = Mismatch.Status.OPEN, Mismatch.Resolution.NONE
-        mismatch.ignore_reason = ""
+        mismatch.ignore_reason, mismatch.accepted_side = "", Mismatch.Side.NONE
         mismatch.status_changed_at, mismatch.status_changed_by = now, user
         mismatch.save(
             update_fields=[
                 "status",
                 "resolution",
                 "ignore_reason",
+                "accepted_side",
                 "status_changed_at",
                 "status_changed_by",
             ]
@@ -1104,71 +1119,139 @@ class PostOutcome:
     failed: list[str] = field(default_factory=list)
 
 
-def mismatches_post(*, mismatches: Sequence[Mismatch], user: AbstractBaseUser) -> PostOutcome:
-    """Post the lines missing in Xero through the books' push, read the books back, and
-    reconcile their accounts. Refused in audit-only mode: Bulwark never writes to Xero."""
-    from ledger import services as books
-
+def _organisation_writable(mismatches: Sequence[Mismatch], doing: str) -> XeroOrganisation:
+    """The one organisation of the mismatches, when Bulwark may write to it."""
     if not mismatches:
-        raise ActionRefused("Choose mismatches to post.")
-    organisations = {m.organisation_id for m in mismatches}
-    if len(organisations) != 1:
-        raise ActionRefused("Post the mismatches of one Xero organisation at a time.")
+        raise ActionRefused("Choose the mismatches first.")
+    if len({m.organisation_id for m in mismatches}) != 1:
+        raise ActionRefused("Act on the mismatches of one Xero organisation at a time.")
     organisation = mismatches[0].organisation
     if not organisation.posts:
         raise ActionRefused(
-            "Audit only: Bulwark never writes to Xero in this mode, so it cannot post the "
-            "missing entry. Wise's own feed should post it; or choose “Bulwark posts” on "
+            f"Audit only: Bulwark never writes to Xero in this mode, so it cannot {doing}. "
+            "Correct it in Xero (or let Wise's own feed do it), or choose “Bulwark posts” on "
             "the Books page first."
         )
+    return organisation
+
+
+def _books_round(
+    organisation: XeroOrganisation, mismatches: Sequence[Mismatch], user: AbstractBaseUser,
+    failed: str,
+) -> None:  # fmt: skip
+    """Push, read the books back, and reconcile the mismatches' accounts. A push that did
+    not run is recorded on each mismatch (`failed`) and refused."""
+    from ledger import services as books
+
+    push = books.xero_push(organisation_id=organisation.pk)
+    if push.status != SyncRun.Status.SUCCEEDED:
+        reason = push.detail.get("reason") or push.error or push.get_status_display()
+        now = timezone.now()
+        MismatchEvent.objects.bulk_create(
+            [_event(m, failed, now, reason, user) for m in mismatches]
+        )
+        raise ActionRefused(f"Posting to Xero did not run: {reason}")
+    books.xero_pull(organisation_id=organisation.pk)
+    reconcile(organisation_id=organisation.pk, account_ids=_accounts_of(mismatches))
+
+
+def _outcome(
+    mismatches: Sequence[Mismatch], postings: dict[int, Posting], user: AbstractBaseUser,
+    *, since: datetime, done: str, failed: str, said: str,
+) -> PostOutcome:  # fmt: skip
+    """What the push did for each mismatch's line, in the outcome and each one's history."""
+    outcome, events, now = PostOutcome(), [], timezone.now()
+    for mismatch in mismatches:
+        posting = postings.get(mismatch.transaction_id or 0)
+        if posting is not None:
+            posting.refresh_from_db()
+        if (
+            posting is not None and posting.state == Posting.State.POSTED
+            and posting.posted_at is not None and posting.posted_at >= since
+        ):  # fmt: skip
+            outcome.posted += 1
+            events.append(_event(mismatch, done, now, f"{said} {posting.xero_id}", user,
+                                 xero_id=posting.xero_id))  # fmt: skip
+            continue
+        errors = "; ".join(posting.errors) if posting is not None and posting.errors else ""
+        outcome.failed.append(f"{mismatch.summary}: {errors or 'not sent'}")
+        events.append(_event(mismatch, failed, now, errors or "not sent", user))
+    MismatchEvent.objects.bulk_create(events)
+    return outcome
+
+
+def mismatches_post(*, mismatches: Sequence[Mismatch], user: AbstractBaseUser) -> PostOutcome:
+    """Post the lines missing in Xero through the books' push, read the books back, and
+    reconcile their accounts. Refused in audit-only mode: Bulwark never writes to Xero."""
+    organisation = _organisation_writable(mismatches, "post the missing entry")
     wrong = [
         m for m in mismatches if m.type != Mismatch.Type.MISSING_IN_XERO or not m.transaction_id
     ]
     if wrong:
         raise ActionRefused("Only “missing in Xero” mismatches can be posted to Xero.")
-    now = timezone.now()
+    since = timezone.now()
     with transaction.atomic():
         for mismatch in mismatches:
-            _posting_prepare(organisation, mismatch, user, now)
-    push = books.xero_push(organisation_id=organisation.pk)
-    if push.status != SyncRun.Status.SUCCEEDED:
-        reason = push.detail.get("reason") or push.error or push.get_status_display()
-        MismatchEvent.objects.bulk_create(
-            [
-                _event(m, MismatchEvent.Action.POST_FAILED, timezone.now(), reason, user)
-                for m in mismatches
-            ]
-        )
-        raise ActionRefused(f"Posting to Xero did not run: {reason}")
-    books.xero_pull(organisation_id=organisation.pk)
-    reconcile(organisation_id=organisation.pk, account_ids=_accounts_of(mismatches))
-    outcome = PostOutcome()
+            _posting_prepare(organisation, mismatch, user, since)
+    _books_round(organisation, mismatches, user, MismatchEvent.Action.POST_FAILED)
     postings = {
         p.transaction_id: p
         for p in Posting.objects.filter(
             organisation=organisation, transaction_id__in=[m.transaction_id for m in mismatches]
         )
     }
-    events = []
+    return _outcome(
+        mismatches, postings, user, since=since, done=MismatchEvent.Action.POSTED,
+        failed=MismatchEvent.Action.POST_FAILED, said="Posted as Xero bank transaction",
+    )  # fmt: skip
+
+
+def mismatches_correct(*, mismatches: Sequence[Mismatch], user: AbstractBaseUser) -> PostOutcome:
+    """Update each mismatch's Xero entry from its Wise line: the line Bulwark posted is
+    re-posted as it was booked (amount, fee, date: an update of the same bank
+    transaction), then the books are read back and reconciled, so a corrected difference
+    resolves itself. For open amount and date differences of lines Bulwark posted, in
+    "Bulwark posts" mode; an entry someone else made is corrected in Xero, or accepted."""
+    organisation = _organisation_writable(mismatches, "update the entry in Xero")
+    wrong = [
+        m for m in mismatches
+        if not m.is_correctable or not m.transaction_id or m.status != Mismatch.Status.OPEN
+    ]  # fmt: skip
+    if wrong:
+        raise ActionRefused(
+            "Only open “amount differs” and “date beyond the window” mismatches can be "
+            "corrected from the Wise line."
+        )
+    postings = {
+        p.transaction_id: p
+        for p in Posting.objects.filter(
+            organisation=organisation, transaction_id__in=[m.transaction_id for m in mismatches]
+        )
+    }
+    entries = {e.pk: e for e in LedgerEntry.objects.filter(pk__in=[m.entry_id for m in mismatches])}
     for mismatch in mismatches:
-        posting = postings.get(mismatch.transaction_id)
-        if posting is not None and posting.state == Posting.State.POSTED:
-            outcome.posted += 1
-            events.append(_event(mismatch, MismatchEvent.Action.POSTED, timezone.now(),
-                                 f"Posted as Xero bank transaction {posting.xero_id}", user,
-                                 xero_id=posting.xero_id))  # fmt: skip
-        else:
-            errors = (
-                "; ".join(posting.errors)
-                if posting is not None and posting.errors
-                else "not posted"
+        posting = postings.get(mismatch.transaction_id or 0)
+        entry = entries.get(mismatch.entry_id or 0)
+        ours = posting is not None and posting.xero_id and (
+            entry is None or entry.xero_id == posting.xero_id
+        )  # fmt: skip
+        if not ours or posting is None or posting.state == Posting.State.PENDING:
+            made = f" (reference “{entry.reference}”)" if entry is not None else ""
+            raise ActionRefused(
+                f"{mismatch.summary}: the Xero entry{made} was not posted by Bulwark, so "
+                "Bulwark does not change it. Correct it in Xero, or accept the difference "
+                "with a reason."
             )
-            outcome.failed.append(f"{mismatch.summary}: {errors}")
-            events.append(
-                _event(mismatch, MismatchEvent.Action.POST_FAILED, timezone.now(), errors, user)
-            )
-    MismatchEvent.objects.bulk_create(events)
-    return outcome
+    since = timezone.now()
+    # A posted line is re-posted; one whose earlier update Xero refused is sent again.
+    Posting.objects.filter(pk__in=[p.pk for p in postings.values()]).update(
+        repost_requested=True, retry_requested=True
+    )
+    _books_round(organisation, mismatches, user, MismatchEvent.Action.FIX_FAILED)
+    return _outcome(
+        mismatches, postings, user, since=since, done=MismatchEvent.Action.CORRECTED,
+        failed=MismatchEvent.Action.FIX_FAILED, said="Updated Xero bank transaction",
+    )  # fmt: skip
 
 
 def _posting_prepare(

@@ -9,9 +9,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
+from accounts.models import SyncRun
 from ledger.reconciliation import selectors, services
+
+ACTIVE = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
 
 
 @require_GET
@@ -19,6 +22,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     context = selectors.queue_overview()
     template = "reconciliation/queue.html"
     if request.htmx and request.htmx.target == "runs":
+        runs = context.get("runs") or []
+        if request.GET.get("polling") and not (runs and runs[0].status in ACTIVE):
+            return HttpResponseClientRefresh()  # a run just ended: every count on the page moved
         template = "reconciliation/queue.html#runs"
     return render(request, template, context)
 

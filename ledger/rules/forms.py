@@ -7,6 +7,13 @@ from django import forms
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from accounts.models import CashAccount, Transaction
+from ledger.chart import (
+    Chart,
+    account_code_problem,
+    booking_problems,
+    tax_type_problem,
+    tracking_problem,
+)
 from ledger.rules.engine import ACCOUNT_CODE_RE, TAX_TYPE_RE
 from ledger.rules.models import BOOKING_FIELDS, Action, Categorization, Condition, Rule
 
@@ -74,7 +81,31 @@ class ConditionForm(forms.ModelForm):
         return data
 
 
+class ChartChoiceField(forms.ChoiceField):
+    """A lookup of the chart whose value is checked against the chart by the form (so a
+    refusal names the valid choices), not by the select's own list."""
+
+    def valid_value(self, value: str) -> bool:
+        return True
+
+
+def chart_lookup(label: str, choices: list[tuple[str, str]], current: str) -> ChartChoiceField:
+    """A select of the chart's `choices`, with the value already saved first when the chart
+    no longer has it (shown, and refused on save, rather than silently dropped)."""
+    if current and current not in {value for value, _ in choices}:
+        choices = [(current, f"{current} · not in Xero"), *choices]
+    return ChartChoiceField(
+        required=False, label=label, initial=current,
+        choices=[("", f"Choose {'an' if label[0] in 'AEIOU' else 'a'} {label.lower()}…"),
+                 *choices],
+    )  # fmt: skip
+
+
 class ActionForm(forms.ModelForm):
+    """One thing a rule sets. With the organisation's chart known, an account code, a tax
+    type and a tracking category and option are chosen from it (lookups, not text), and
+    a value the chart does not have is refused with the valid ones named."""
+
     kind = forms.ChoiceField(choices=ACTION_CHOICES, label="Action")
 
     class Meta:
@@ -85,18 +116,64 @@ class ActionForm(forms.ModelForm):
             "option": forms.TextInput(attrs={"placeholder": "tracking option"}),
         }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, chart: Chart | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.instance.pk and self.instance.kind == Action.Kind.TREATMENT:
-            self.initial["kind"] = f"{TREATMENT_PREFIX}{self.instance.value}"
+        self.chart = chart
+        instance = self.instance
+        if instance.pk and instance.kind == Action.Kind.TREATMENT:
+            self.initial["kind"] = f"{TREATMENT_PREFIX}{instance.value}"
             self.initial["value"] = ""
+        if chart is None:
+            return
+        code = instance.value if instance.pk and instance.kind == Action.Kind.ACCOUNT_CODE else ""
+        tax = instance.value if instance.pk and instance.kind == Action.Kind.TAX_TYPE else ""
+        self.fields["account"] = chart_lookup("Account", chart.account_choices(), code)
+        if chart.tax_types:
+            self.fields["tax"] = chart_lookup("Tax type", chart.tax_choices(), tax)
+        if chart.tracking:
+            self.fields["category"] = ChartChoiceField(
+                required=False, label="Tracking category",
+                choices=[("", "Category…"), *((c, c) for c in sorted(chart.tracking))],
+            )  # fmt: skip
+            self.fields["choice"] = ChartChoiceField(
+                required=False, label="Tracking option",
+                choices=[("", "Option…"), *(
+                    (category, [(o, o) for o in options])
+                    for category, options in sorted(chart.tracking.items())
+                )],
+            )  # fmt: skip
+            if instance.pk and instance.kind == Action.Kind.TRACKING:
+                self.fields["category"].initial = instance.value
+                self.fields["choice"].initial = instance.option
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         kind = data.get("kind", "")
         if kind.startswith(TREATMENT_PREFIX):
             data["kind"], data["value"] = Action.Kind.TREATMENT, kind.removeprefix(TREATMENT_PREFIX)
+            return data
+        picked = {"ACCOUNT_CODE": "account", "TAX_TYPE": "tax", "TRACKING": "category"}.get(kind)
+        if picked in self.fields and data.get(picked):
+            data["value"] = data[picked]
+        if kind == Action.Kind.TRACKING and data.get("choice"):
+            data["option"] = data["choice"]
+        self._chart_check(kind, data)
         return data
+
+    def _chart_check(self, kind: str, data: dict[str, Any]) -> None:
+        value = (data.get("value") or "").strip()
+        if kind == Action.Kind.ACCOUNT_CODE:
+            problem = account_code_problem(self.chart, value)
+            field = "account"
+        elif kind == Action.Kind.TAX_TYPE:
+            problem, field = tax_type_problem(self.chart, value), "tax"
+        elif kind == Action.Kind.TRACKING:
+            problem = tracking_problem(self.chart, value, (data.get("option") or "").strip())
+            field = "category"
+        else:
+            return
+        if problem:
+            self.add_error(field if field in self.fields else "value", problem)
 
 
 class _AccountChoicesFormSet(BaseInlineFormSet):
@@ -171,7 +248,7 @@ def condition_formset(
     return formset_class(data=data, instance=instance, initial=initial, prefix="conditions")
 
 
-def action_formset(*, data: Any = None, instance: Rule):
+def action_formset(*, data: Any = None, instance: Rule, chart: Chart | None = None):
     formset_class = inlineformset_factory(
         Rule,
         Action,
@@ -181,7 +258,9 @@ def action_formset(*, data: Any = None, instance: Rule):
         can_delete=True,
         **ROWS_BOUNDED,
     )
-    return formset_class(data=data, instance=instance, prefix="actions")
+    return formset_class(
+        data=data, instance=instance, prefix="actions", form_kwargs={"chart": chart}
+    )
 
 
 def condition_initial_from_line(line: Transaction) -> list[dict[str, Any]]:
@@ -255,6 +334,21 @@ class CategorizationForm(forms.Form):
         help_text="A field you change is locked for you; untick to hand it back to the rules.",
     )
 
+    def __init__(self, *args: Any, chart: Chart | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.chart = chart
+        if chart is None:
+            return
+        self.fields["account_code"] = chart_lookup(
+            "Account", chart.account_choices(), self.initial.get("account_code", "")
+        )
+        if chart.tax_types:
+            self.fields["tax_type"] = chart_lookup(
+                "Tax type", chart.tax_choices(), self.initial.get("tax_type", "")
+            )
+        if chart.tracking:
+            self.fields["tracking"].widget.attrs["list"] = "chart-tracking"
+
     @classmethod
     def initial_for(cls, booking: Categorization | None) -> dict[str, Any]:
         if booking is None:
@@ -295,3 +389,13 @@ class CategorizationForm(forms.Form):
         if len(pairs) > 2:
             raise forms.ValidationError("Xero allows two tracking categories per line.")
         return pairs
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        problems = booking_problems(
+            self.chart, account_code=data.get("account_code", ""),
+            tax_type=data.get("tax_type", ""), tracking=data.get("tracking") or (),
+        )  # fmt: skip
+        for name, text in problems.items():
+            self.add_error(name, text)
+        return data

@@ -16,9 +16,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from accounts.models import SyncRun, Transaction
+from ledger.chart import chart_current
 from ledger.rules import selectors, services
 from ledger.rules.engine import WISE_TYPES, preview, spec_from_models, specs_saved
 from ledger.rules.forms import (
@@ -63,6 +64,7 @@ def rule_list(request: HttpRequest) -> HttpResponse:
         "rows": _rule_rows(),
         "run": selectors.rule_run_latest(),
         "uncategorized": selectors.lines_uncategorized().count(),
+        "off_chart": selectors.bookings_off_chart(chart_current()),
     }
     if request.htmx and request.htmx.target == "rule-table":
         return render(request, "rules/list.html#rule-table", context)
@@ -74,7 +76,7 @@ def _forms_bound(request: HttpRequest, rule: Rule) -> tuple[Any, Any, Any]:
     return (
         RuleForm(data, instance=rule),
         condition_formset(data=data, instance=rule),
-        action_formset(data=data, instance=rule),
+        action_formset(data=data, instance=rule, chart=chart_current()),
     )
 
 
@@ -112,7 +114,7 @@ def rule_create(request: HttpRequest) -> HttpResponse:
         rule,
         RuleForm(instance=rule),
         condition_formset(instance=rule, initial=initial),
-        action_formset(instance=rule),
+        action_formset(instance=rule, chart=chart_current()),
     )
     context["from_line"] = line
     return render(request, "rules/edit.html", context)
@@ -130,7 +132,7 @@ def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
             rule,
             RuleForm(instance=rule),
             condition_formset(instance=rule),
-            action_formset(instance=rule),
+            action_formset(instance=rule, chart=chart_current()),
         ),
     )
 
@@ -245,6 +247,8 @@ def run_status(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(
         SyncRun.objects.select_related("rule_run"), pk=pk, kind=SyncRun.Kind.RULES
     )
+    if request.GET.get("polling") and run.status not in ("QUEUED", "RUNNING"):
+        return HttpResponseClientRefresh()  # it just ended: the counts on the page moved
     return render(request, "rules/list.html#run-status", {"run": run})
 
 
@@ -256,7 +260,11 @@ def _page_number(request: HttpRequest) -> int:
 @require_GET
 def uncategorized(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.lines_uncategorized(), PAGE_SIZE).get_page(_page_number(request))
-    context = {"page": page, "counterparties": selectors.uncategorized_counterparties()}
+    context = {
+        "page": page,
+        "counterparties": selectors.uncategorized_counterparties(),
+        "off_chart": selectors.bookings_off_chart(chart_current()),
+    }
     return render(request, "rules/uncategorized.html", context)
 
 
@@ -266,9 +274,11 @@ def line_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if line is None:
         raise Http404("No such line.")
     booking = getattr(line, "categorization", None)
-    form = CategorizationForm(initial=CategorizationForm.initial_for(booking))
+    chart = chart_current()
+    initial = CategorizationForm.initial_for(booking)
+    form = CategorizationForm(initial=initial, chart=chart)
     if request.method == "POST":
-        form = CategorizationForm(request.POST)
+        form = CategorizationForm(request.POST, initial=initial, chart=chart)
         if form.is_valid():
             data = form.cleaned_data
             services.categorization_edit(
@@ -293,6 +303,7 @@ def line_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "booking": booking,
         "provenance": provenance,
         "form": form,
+        "chart": chart,
         "decisions": selectors.line_decisions(line_id=pk)[:100],
     }
     return render(request, "rules/line.html", context)

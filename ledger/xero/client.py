@@ -84,6 +84,24 @@ class AccountInfo:
 
 
 @dataclass(frozen=True)
+class TaxRateInfo:
+    tax_type: str
+    name: str
+    status: str
+
+
+@dataclass(frozen=True)
+class TrackingInfo:
+    """One option of a tracking category (a category without options gives none)."""
+
+    category_id: str
+    category: str
+    option_id: str
+    option: str
+    status: str  # ACTIVE unless the category or the option is archived
+
+
+@dataclass(frozen=True)
 class OrganisationInfo:
     organisation_id: str
     name: str
@@ -325,6 +343,28 @@ class XeroClient:
     def accounts(self) -> list[AccountInfo]:
         rows = self.request("GET", f"{API_PATH}/Accounts")["Accounts"]
         return [_account(row) for row in rows]
+
+    def tax_rates(self) -> list[TaxRateInfo]:
+        rows = self.request("GET", f"{API_PATH}/TaxRates")["TaxRates"]
+        return [
+            TaxRateInfo(str(r["TaxType"]), str(r.get("Name") or ""), str(r.get("Status") or ""))
+            for r in rows
+        ]
+
+    def tracking_options(self) -> list[TrackingInfo]:
+        rows = self.request("GET", f"{API_PATH}/TrackingCategories")["TrackingCategories"]
+        found = []
+        for category in rows:
+            for option in category.get("Options") or []:
+                active = category.get("Status") == "ACTIVE" and option.get("Status") == "ACTIVE"
+                found.append(
+                    TrackingInfo(
+                        str(category["TrackingCategoryID"]).lower(), str(category["Name"]),
+                        str(option["TrackingOptionID"]).lower(), str(option["Name"]),
+                        "ACTIVE" if active else "ARCHIVED",
+                    )
+                )  # fmt: skip
+        return found
 
     def account_create(
         self, *, code: str, name: str, type_: str, currency: str, bank_account_number: str = ""

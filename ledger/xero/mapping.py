@@ -9,8 +9,15 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import CashAccount
-from ledger.models import BankAccountMapping, PullCursor, XeroAccount, XeroOrganisation
+from accounts.models import CashAccount, Institution
+from ledger.models import (
+    BankAccountMapping,
+    PullCursor,
+    XeroAccount,
+    XeroOrganisation,
+    XeroTaxRate,
+    XeroTrackingOption,
+)
 from ledger.xero.client import AccountInfo, XeroClient
 
 SPECIAL_ACCOUNTS = {
@@ -44,10 +51,14 @@ class Proposal:
 
 
 def settings_read(organisation: XeroOrganisation, client: XeroClient) -> None:
-    """Organisation, currencies and chart of accounts, as Xero has them now (4 calls)."""
+    """Organisation, currencies, chart of accounts, tax rates and tracking categories, as
+    Xero has them now (6 calls). What vanished from Xero is kept, marked DELETED, so a
+    line or rule still using it can be named."""
     info = client.organisation()
     currencies = client.currencies()
     accounts = client.accounts()
+    tax_rates = client.tax_rates()
+    tracking = client.tracking_options()
     with transaction.atomic():
         organisation.name = info.name
         organisation.base_currency = info.base_currency
@@ -67,6 +78,25 @@ def settings_read(organisation: XeroOrganisation, client: XeroClient) -> None:
         XeroAccount.objects.filter(organisation=organisation).exclude(pk__in=seen).update(
             status="DELETED"
         )
+        for rate in tax_rates:
+            XeroTaxRate.objects.update_or_create(
+                organisation=organisation, tax_type=rate.tax_type,
+                defaults={"name": rate.name, "status": rate.status},
+            )  # fmt: skip
+        XeroTaxRate.objects.filter(organisation=organisation).exclude(
+            tax_type__in=[r.tax_type for r in tax_rates]
+        ).update(status="DELETED")
+        for item in tracking:
+            XeroTrackingOption.objects.update_or_create(
+                organisation=organisation, option_id=item.option_id,
+                defaults={
+                    "category_id": item.category_id, "category": item.category,
+                    "option": item.option, "status": item.status,
+                },
+            )  # fmt: skip
+        XeroTrackingOption.objects.filter(organisation=organisation).exclude(
+            option_id__in=[t.option_id for t in tracking]
+        ).update(status="DELETED")
 
 
 def account_store(organisation: XeroOrganisation, account: AccountInfo) -> XeroAccount:
@@ -97,7 +127,8 @@ def proposals(organisation: XeroOrganisation) -> list[Proposal]:
     }
     taken = {account.pk for account in mapped.values()}
     result = []
-    for cash in CashAccount.objects.filter(is_active=True).order_by("currency", "name"):
+    active = CashAccount.objects.filter(is_active=True).select_related("institution")
+    for cash in active.order_by("currency", "name"):
         candidates = [a for a in accounts if a.currency == cash.currency]
         proposal = Proposal(cash_account=cash, current=mapped.get(cash.pk), candidates=candidates)
         if proposal.current is not None:
@@ -152,10 +183,49 @@ def special_suggestions(organisation: XeroOrganisation) -> dict[str, XeroAccount
     return result
 
 
+NAME_MAX = 150  # Xero's limit on an account name
+
+
+def _names_taken(organisation: XeroOrganisation) -> set[str]:
+    """Account names the organisation holds, any status: Xero wants them unique."""
+    names = XeroAccount.objects.filter(organisation=organisation).values_list("name", flat=True)
+    return {name.casefold() for name in names}
+
+
+def free_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name #2`, `#3`… : the first the organisation does not hold (casefolded
+    `taken`, which the chosen name joins)."""
+    base, candidate, suffix = name[:NAME_MAX], name[:NAME_MAX], 2
+    while candidate.casefold() in taken:
+        candidate, suffix = f"{base[: NAME_MAX - 4]} #{suffix}", suffix + 1
+    taken.add(candidate.casefold())
+    return candidate
+
+
+def bank_account_name(cash: CashAccount) -> str:
+    """What Bulwark would call a new Xero bank account for a cash account: `Wise EUR` or
+    `Wise <jar>` for a Wise balance, `<name> (<currency>)` for another bank's account."""
+    if cash.institution.kind != Institution.Kind.WISE:
+        return f"{cash.name} ({cash.currency})"
+    return (
+        f"Wise {cash.currency}" if cash.kind == CashAccount.Kind.STANDARD else f"Wise {cash.name}"
+    )
+
+
+def names_proposed(
+    organisation: XeroOrganisation, cash_accounts: list[CashAccount]
+) -> dict[int, str]:
+    """For each cash account, in order, the name a "create" would use: free in the
+    organisation and among the others proposed (so the label is what gets created)."""
+    taken = _names_taken(organisation)
+    return {cash.pk: free_name(bank_account_name(cash), taken) for cash in cash_accounts}
+
+
 def bank_account_create(
-    organisation: XeroOrganisation, client: XeroClient, cash: CashAccount
+    organisation: XeroOrganisation, client: XeroClient, cash: CashAccount, name: str = ""
 ) -> XeroAccount:
-    """A Xero bank account in the cash account's currency, adding the currency first."""
+    """A Xero bank account in the cash account's currency, adding the currency first,
+    named `name` (what the page offered) unless the organisation took it meanwhile."""
     currency = cash.currency
     if currency != organisation.base_currency and not organisation.multicurrency_allowed:
         raise MappingError(
@@ -165,24 +235,26 @@ def bank_account_create(
         client.currency_add(currency)
         organisation.currencies = sorted({*organisation.currencies, currency})
         organisation.save(update_fields=["currencies"])
-    names = set(
-        XeroAccount.objects.filter(organisation=organisation).values_list("name", flat=True)
-    )
-    name = f"Wise {currency}" if cash.kind == CashAccount.Kind.STANDARD else f"Wise {cash.name}"
-    suffix = 2
-    while name in names:
-        name, suffix = f"{name.rsplit(' #', 1)[0]} #{suffix}", suffix + 1
+    name = free_name(name or bank_account_name(cash), _names_taken(organisation))
     number = cash.account_number or f"WISE-{cash.wise_balance_id or cash.pk}"
+    if cash.institution.kind != Institution.Kind.WISE and not cash.account_number:
+        number = f"BULWARK-{cash.pk}"
     created = client.account_create(
         code="", name=name, type_="BANK", currency=currency, bank_account_number=number
     )
     return account_store(organisation, created)
 
 
+def special_name(organisation: XeroOrganisation, purpose: str) -> str:
+    """The name a new fee, clearing or suspense account would get: free in the organisation."""
+    return free_name(SPECIAL_ACCOUNTS[purpose][0], _names_taken(organisation))
+
+
 def special_account_create(
     organisation: XeroOrganisation, client: XeroClient, purpose: str
 ) -> XeroAccount:
-    name, type_, codes, _words = SPECIAL_ACCOUNTS[purpose]
+    _name, type_, codes, _words = SPECIAL_ACCOUNTS[purpose]
+    name = special_name(organisation, purpose)
     used = set(XeroAccount.objects.filter(organisation=organisation).values_list("code", flat=True))
     code = next((c for c in codes if c not in used), None)
     if code is None:

@@ -17,6 +17,16 @@ from simulators.xero.shapes import ms_date, parse_date
 
 CREATABLE_TYPES = ("RECEIVE", "SPEND")
 TAX_TYPES = ("NONE", "INPUT", "OUTPUT", "EXEMPTINPUT", "EXEMPTOUTPUT", "BASEXCLUDED")
+TAX_RATE_NAMES = {
+    "NONE": "No Tax",
+    "INPUT": "Tax on Purchases",
+    "OUTPUT": "Tax on Sales",
+    "EXEMPTINPUT": "Tax Exempt (Purchases)",
+    "EXEMPTOUTPUT": "Tax Exempt (Sales)",
+    "BASEXCLUDED": "BAS Excluded",
+}
+# Tracking categories every organisation starts with (name: options).
+TRACKING = {"Region": ("North America", "Europe", "Asia Pacific")}
 ISO_DESCRIPTIONS = {
     "USD": "United States Dollar",
     "EUR": "Euro",
@@ -49,6 +59,11 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def _stable_id(*parts: str) -> str:
+    """The same id for the same names, run after run (seeded data stays deterministic)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts)))
+
+
 @dataclass
 class Org:
     tenant_id: str
@@ -62,6 +77,7 @@ class Org:
     bank_transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     bank_transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tracking: list[dict[str, Any]] | None = None  # made on first read (tracking_categories)
     lock_date: date | None = None
     last_updated_ms: int = 0
     created_count: int = 0
@@ -106,6 +122,38 @@ class Org:
             return ["Multi-currency is not enabled for this organisation's plan"]
         self.currencies.append(code)
         return []
+
+    def tax_rates(self) -> list[dict[str, Any]]:
+        """The organisation's tax rates, in Xero's shape (`GET /TaxRates`)."""
+        return [
+            {
+                "Name": TAX_RATE_NAMES[code], "TaxType": code, "ReportTaxType": code,
+                "Status": "ACTIVE", "DisplayTaxRate": Decimal("0.0000"),
+                "EffectiveRate": Decimal("0.0000"), "TaxComponents": [],
+            }
+            for code in TAX_TYPES
+        ]  # fmt: skip
+
+    def tracking_categories(self) -> list[dict[str, Any]]:
+        """Its tracking categories with their options (`GET /TrackingCategories`); kept on
+        the organisation, made from `TRACKING` the first time (older snapshots lack it)."""
+        categories = getattr(self, "tracking", None)
+        if categories is None:
+            categories = self.tracking = [
+                {
+                    "TrackingCategoryID": _stable_id(self.tenant_id, name),
+                    "Name": name, "Status": "ACTIVE",
+                    "Options": [
+                        {
+                            "TrackingOptionID": _stable_id(self.tenant_id, name, option),
+                            "Name": option, "Status": "ACTIVE",
+                        }
+                        for option in options
+                    ],
+                }
+                for name, options in TRACKING.items()
+            ]  # fmt: skip
+        return categories
 
     def account_by_code(self, code: str | None) -> dict[str, Any] | None:
         for account in self.accounts.values():

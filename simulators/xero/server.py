@@ -95,6 +95,8 @@ RESOURCE_SCOPES = {
     "Organisation": ("accounting.settings", "accounting.settings.read"),
     "Currencies": ("accounting.settings", "accounting.settings.read"),
     "Accounts": ("accounting.settings", "accounting.settings.read"),
+    "TaxRates": ("accounting.settings", "accounting.settings.read"),
+    "TrackingCategories": ("accounting.settings", "accounting.settings.read"),
     "BankTransactions": ("accounting.banktransactions", "accounting.banktransactions.read"),
     "BankTransfers": ("accounting.banktransactions", "accounting.banktransactions.read"),
     "Payments": ("accounting.payments", "accounting.payments.read"),
@@ -236,6 +238,8 @@ class XeroSimulator(SimulatorServer):
         self.route("PUT", rf"{API}/Currencies", self.currency_put)
         self.route("GET", rf"{API}/Accounts", self.accounts_list)
         self.route("PUT", rf"{API}/Accounts", self.account_put)
+        self.route("GET", rf"{API}/TaxRates", self.tax_rates_list)
+        self.route("GET", rf"{API}/TrackingCategories", self.tracking_categories_list)
         self.route("GET", rf"{API}/BankTransactions", self.bank_transactions_list)
         self.route("PUT", rf"{API}/BankTransactions", self.bank_transactions_put)
         self.route("POST", rf"{API}/BankTransactions", self.bank_transactions_post)
@@ -1018,6 +1022,20 @@ class XeroSimulator(SimulatorServer):
         if isinstance(rows, SimResponse):
             return rows
         return SimResponse.json(self._envelope(Accounts=rows))
+
+    def tax_rates_list(self, request: SimRequest) -> SimResponse:
+        with self.lock:
+            rows = self._filtered(request, self._org(request).tax_rates())
+        if isinstance(rows, SimResponse):
+            return rows
+        return SimResponse.json(self._envelope(TaxRates=rows))
+
+    def tracking_categories_list(self, request: SimRequest) -> SimResponse:
+        with self.lock:
+            rows = self._filtered(request, self._org(request).tracking_categories())
+        if isinstance(rows, SimResponse):
+            return rows
+        return SimResponse.json(self._envelope(TrackingCategories=rows))
 
     def account_put(self, request: SimRequest) -> SimResponse:
         body = request.json() or {}

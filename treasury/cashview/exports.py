@@ -25,8 +25,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from accounts.balances import Balance, accounts_with_balance, source_label
 from accounts.models import CashAccount, Transaction
-from accounts.selectors import cash_accounts_with_balance
 from treasury.cashview.selectors import ROUNDING, Choices, DayRates
 from treasury.cells import row_defuse
 from treasury.fx.convert import PRECISION, Conversion, RateBook, rate_display
@@ -42,6 +42,7 @@ RATE_DIGITS = 15  # of a crossed rate: as many as a spreadsheet keeps
 RATE_HEADER = ["base_currency", "converted", "rate", "rate_date", "rate_source", "via", "note"]
 BALANCE_HEADER = [
     *("as_of", "institution", "account", "account_kind", "currency", "balance"),
+    "balance_source",
     *RATE_HEADER,
 ]
 LINE_HEADER = [
@@ -87,13 +88,15 @@ def _rate_columns(
 
 
 def balance_rows(*, choices: Choices) -> Iterator[list[Any]]:
-    """One row per cash account with its balance at the end of the as-of day (two queries)."""
-    accounts: list[CashAccount] = list(cash_accounts_with_balance(on=choices.as_of))
+    """One row per cash account with its balance at the end of the as-of day, as every
+    page shows it, and where it comes from (two queries)."""
+    accounts = accounts_with_balance(on=choices.as_of)
     day = choices.rate_day(choices.as_of)
     codes = {a.currency for a in accounts} | {choices.base}
     rates = DayRates([RateBook.load(source=choices.source, currencies=codes, on=day)], choices.base)
     for account in accounts:
-        native = from_minor(account.balance_minor, account.currency)  # type: ignore[attr-defined]
+        balance: Balance = account.balance  # type: ignore[attr-defined]
+        native = balance.amount
         conversion = rates.get(account.currency, day)
         missing = str(rates.errors.get((account.currency, day), ""))
         yield [
@@ -103,8 +106,15 @@ def balance_rows(*, choices: Choices) -> Iterator[list[Any]]:
             account.get_kind_display(),
             account.currency,
             native,
+            _balance_source(balance),
             *_rate_columns(conversion, native, choices.base, missing),
         ]
+
+
+def _balance_source(balance: Balance) -> str:
+    """`entered by hand 2026-01-31`, `from the lines 2026-02-27`, `opening balance`."""
+    label = source_label(balance.source)
+    return f"{label} {balance.observed_on:%Y-%m-%d}" if balance.observed_on else label
 
 
 # --- lines of a period ---------------------------------------------------------------------

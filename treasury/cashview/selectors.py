@@ -1,11 +1,13 @@
 """The numbers of the cash view, from precomputed daily balances and one rate book.
 
-What is read, whatever the length of the history: the cash accounts with their closing
-balance on the day before the window (one query), the daily rows inside the window (one
-query: at most one row per account and day, so its size follows the window and the
-number of accounts, never the number of lines), one `RateBook` for the window (plus one
-for today under the "today" policy on a past date), and the proof provider if one is
-registered. Transactions are never summed here.
+Balances come from `accounts.balances`, the one selector every page uses. What is read,
+whatever the length of the history: the cash accounts with their balance on the day
+before the window (one query), the daily rows inside the window (one query: at most one
+row per account and day, so its size follows the window and the number of accounts,
+never the number of lines), the reported balances inside the window that stand where no
+lines do (one query: a month-end balance entered by hand counts like a day with lines),
+one `RateBook` for the window (plus one for today under the "today" policy on a past
+date), and the proof provider if one is registered. Transactions are never summed here.
 
 Valuation (the rate-date policy, as `treasury.fx.policy`): a balance or flow of day `t`
 converts at the rate of `t` ("as of the date"), of the as-of date ("period end") or of
@@ -22,19 +24,18 @@ telescoping: B(d)r(d) - B(d-1)r(d-1) = (B(d) - B(d-1))r(d) + B(d-1)(r(d) - r(d-1
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from dateutil.relativedelta import relativedelta
-from django.db import connection
 
-from accounts.models import CashAccount, DailyBalance
-from accounts.selectors import cash_accounts_with_balance
+from accounts.balances import Balance, Timeline, balance_window
+from accounts.models import CashAccount
 from treasury.cashview.status import proof_dates
 from treasury.charts import PALETTE
 from treasury.fx.convert import PRECISION, Conversion, RateBook, RateMissing
@@ -96,6 +97,7 @@ class AccountLine:
     native: Decimal
     converted: Decimal | None
     proved_to: date | None = None
+    balance: Balance | None = None  # where the figure comes from (lines, a report, …)
 
 
 @dataclass(frozen=True)
@@ -242,20 +244,6 @@ def _valid_until(conversion: Conversion | None, window_days: int) -> date:
     return min(leg.date for leg in conversion.legs) + timedelta(days=window_days)
 
 
-@dataclass
-class _Ledger:
-    """One account's closing balances inside the window (and the one before it)."""
-
-    account: CashAccount
-    carry: int
-    dates: list[date] = field(default_factory=list)
-    closings: list[int] = field(default_factory=list)
-
-    def closing(self, day: date) -> int:
-        index = bisect_right(self.dates, day)
-        return self.closings[index - 1] if index else self.carry
-
-
 def _window(choices: Choices) -> tuple[date | None, date]:
     """The range's opening day (None for "all": known once the rows are read) and the
     earliest day any figure needs."""
@@ -265,21 +253,6 @@ def _window(choices: Choices) -> tuple[date | None, date]:
         return None, date.min
     opening = choices.as_of - relativedelta(months=months)
     return opening, min(opening, change_floor)
-
-
-def _daily_rows(after: date, until: date) -> list[tuple[int, date, int, int, int]]:
-    """Every daily row in the window, oldest first, as plain tuples. The ORM's SQL, run
-    on the cursor: Django's per-row converters would cost more than everything else the
-    dashboard does with a row (the database driver already returns dates)."""
-    query = (
-        DailyBalance.objects.filter(date__gt=after, date__lte=until)
-        .order_by("date")
-        .values_list("account_id", "date", "closing_minor", "inflow_minor", "outflow_minor")
-    )
-    sql, params = query.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def _sample_days(first: date, last: date, points: int) -> list[date]:
@@ -313,28 +286,25 @@ def cash_view(*, choices: Choices) -> CashView | None:
     """Everything the dashboard shows for `choices`; None when there is no cash account."""
     opening, floor = _window(choices)
     as_of, base = choices.as_of, choices.base
-    accounts = list(cash_accounts_with_balance(on=floor).order_by("currency", "name", "pk"))
+    window = balance_window(
+        after=floor, until=as_of,
+        accounts=CashAccount.objects.select_related("institution").order_by("currency", "name"),
+    )  # fmt: skip
+    accounts = window.accounts
     if not accounts:
         return None
-    ledgers = {a.pk: _Ledger(a, a.balance_minor) for a in accounts}  # type: ignore[attr-defined]
+    ledgers = window.timelines()
     flows: dict[str, dict[date, list[int]]] = {a.currency: {} for a in accounts}
-    sinks = {
-        pk: (ledger.dates.append, ledger.closings.append, flows[ledger.account.currency])
-        for pk, ledger in ledgers.items()
-    }
-    for account_id, day, closing, inflow, outflow in _daily_rows(floor, as_of):
-        if account_id not in sinks:  # an account made between the two queries
-            continue
-        add_day, add_closing, by_day = sinks[account_id]
-        add_day(day)
-        add_closing(closing)
+    days_of = {a.pk: flows[a.currency] for a in accounts}
+    for account_id, day, _closing, inflow, outflow, _source in window.rows:
+        by_day = days_of[account_id]
         if day in by_day:
             by_day[day][0] += inflow
             by_day[day][1] += outflow
         else:
             by_day[day] = [inflow, outflow]
     if opening is None:
-        first = min((ledger.dates[0] for ledger in ledgers.values() if ledger.dates), default=as_of)
+        first = min((ledger.days[0] for ledger in ledgers.values() if ledger.days), default=as_of)
         opening = first - timedelta(days=1)
     opening = min(opening, as_of - timedelta(days=1))
     currencies = sorted(flows)
@@ -366,7 +336,7 @@ class _State:
     def __init__(
         self,
         choices: Choices,
-        ledgers: list[_Ledger],
+        ledgers: list[Timeline],
         flows: dict[str, dict[date, list[int]]],
         rates: DayRates,
         currencies: list[str],
@@ -446,7 +416,7 @@ class _State:
 
     def _account_line(
         self,
-        ledger: _Ledger,
+        ledger: Timeline,
         conversion: Conversion | None,
         proofs: dict[int, date | None] | None,
     ) -> AccountLine:
@@ -458,7 +428,10 @@ class _State:
         elif not native:
             converted = ZERO
         proved = proofs.get(account.pk) if proofs else None
-        return AccountLine(account=account, native=native, converted=converted, proved_to=proved)
+        return AccountLine(
+            account=account, native=native, converted=converted, proved_to=proved,
+            balance=ledger.on(self.choices.as_of),
+        )  # fmt: skip
 
     def total(self, rows: list[CurrencyRow]) -> Total:
         as_of = self.choices.as_of

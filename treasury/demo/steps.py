@@ -37,8 +37,10 @@ from simulators.wise.generator import PROFILE_BUSINESS
 from simulators.wise.server import SIM_TOKEN
 from simulators.xero.server import XeroSimulator
 from treasury.demo import DEMO_USERS, story
-from treasury.fbar.models import FbarAccount, MonitorState
+from treasury.fbar import thresholds
+from treasury.fbar.models import FbarAccount, FbarFiling, MonitorState
 from treasury.fbar.services import (
+    fbar_filing_record,
     fbar_flag_set,
     fbar_monitor_run,
     foreign_account_add,
@@ -340,6 +342,25 @@ def _fbar_done(ctx: Context) -> bool:
     return MonitorState.objects.filter(year=ctx.today.year).exists()
 
 
+def fbar_filed(ctx: Context) -> str:
+    """The owner filed last year's FinCEN 114 before its April 15 due date, and recorded
+    it; before that date this year, it is still due and the dashboard says so."""
+    last = ctx.today.year - 1
+    filed_on = story.fbar_filed_on(ctx.today)
+    state = MonitorState.objects.filter(year=last).first()
+    if state is None or not state.filing_required or filed_on is None:
+        return f"{last}: nothing to record (due {thresholds.fbar_due(last)[0]:%Y-%m-%d})"
+    fbar_filing_record(year=last, filed_on=filed_on, reference="", user=ctx.owner, today=ctx.today)
+    return f"{last}: FinCEN 114 filed on {filed_on:%Y-%m-%d}"
+
+
+def _fbar_filed_done(ctx: Context) -> bool:
+    last = ctx.today.year - 1
+    state = MonitorState.objects.filter(year=last).first()
+    needed = state is not None and state.filing_required and story.fbar_filed_on(ctx.today)
+    return not needed or FbarFiling.objects.filter(year=last).exists()
+
+
 STEPS = (
     Step("Demo logins", _users_done, users_create),
     Step("Connect Wise (token)", lambda ctx: _wise_connection() is not None, wise_connect),
@@ -356,6 +377,7 @@ STEPS = (
     Step("Read Xero back", _pulled, xero_pull),
     Step("Reconcile", _reconciled, reconciliation),
     Step("FBAR monitor", _fbar_done, fbar),
+    Step("Record last year's FBAR filing", _fbar_filed_done, fbar_filed),
 )
 
 

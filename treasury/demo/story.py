@@ -56,6 +56,13 @@ def german_month_ends(today: date) -> list[tuple[int, int, Decimal]]:
     return rows
 
 
+def fbar_filed_on(today: date) -> date | None:
+    """When the owner filed last year's FinCEN 114: April 10, once this year's April 15
+    due date is past (before it, the filing is still to do)."""
+    due = date(today.year, 4, 15)
+    return date(today.year, 4, 10) if today > due else None
+
+
 # Wise balances the owner decides are foreign accounts (by currency and kind).
 FOREIGN_WISE = {("EUR", "STANDARD"), ("GBP", "STANDARD"), ("JPY", "STANDARD")}
 

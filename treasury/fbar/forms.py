@@ -117,6 +117,17 @@ class FlagForm(forms.Form):
     )
 
 
+class FilingForm(forms.Form):
+    """The day the year's FinCEN 114 went in, as BSA E-Filing confirmed it."""
+
+    year = forms.IntegerField(widget=forms.HiddenInput)
+    filed_on = forms.DateField(label="Filed on", widget=DATE_WIDGET)
+    reference = forms.CharField(
+        max_length=100, required=False, label="Confirmation number",
+        help_text="BSA E-Filing's tracking or BSA ID, for your records (optional).",
+    )  # fmt: skip
+
+
 def _month_choices() -> list[tuple[int, str]]:
     return [(n, date(2000, n, 1).strftime("%B")) for n in range(1, 13)]
 

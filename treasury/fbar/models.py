@@ -93,6 +93,9 @@ class MonitorState(models.Model):
     crossed_on = models.DateField(null=True, blank=True, help_text="Aggregate first > 100%.")
     filing_required = models.BooleanField()
     form_8938_required = models.BooleanField()
+    form_8938_status = models.CharField(
+        max_length=20, default="not required", help_text="required, not required, undetermined…"
+    )
     accounts = models.PositiveIntegerField(help_text="Foreign accounts counted.")
     missing_rates = models.CharField(max_length=200, blank=True)
 
@@ -101,6 +104,29 @@ class MonitorState(models.Model):
 
     def __str__(self) -> str:
         return f"FBAR {self.year}: ${self.aggregate_usd:,} on {self.as_of:%Y-%m-%d}"
+
+
+class FbarFiling(models.Model):
+    """The owner's record that a year's FinCEN 114 was filed, and when: the page and the
+    dashboard stop asking for it once it is recorded."""
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    filed_on = models.DateField()
+    reference = models.CharField(
+        max_length=100, blank=True, help_text="BSA E-Filing confirmation or tracking number."
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["-year"]
+        verbose_name = "FBAR filing"
+
+    def __str__(self) -> str:
+        return f"FBAR {self.year} filed {self.filed_on:%Y-%m-%d}"
 
 
 class ThresholdAlert(models.Model):

@@ -22,7 +22,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from treasury.cells import row_defuse
 from treasury.fbar import thresholds
-from treasury.fbar.selectors import AccountYear, FbarYear, dollars, long_date
+from treasury.fbar.selectors import AccountYear, FbarYear, Form8938, date_text, dollars
 from treasury.fx.convert import rate_display
 from treasury.money import money_format
 
@@ -45,9 +45,11 @@ COLUMNS = (
 )
 
 
-def export_filename(year: int, extension: str, *, today: date) -> str:
-    """`2026-02-03_fbar_2025.pdf`: the day it was made, then the year it covers."""
-    return f"{today:%Y-%m-%d}_fbar_{year}.{extension}"
+def export_filename(year: int, extension: str, *, today: date, masked: bool = False) -> str:
+    """`2026-02-03_fbar_2025.pdf`: the day it was made, then the year it covers; the copy
+    with masked account numbers ends `_masked`, so the two never share a name."""
+    suffix = "_masked" if masked else ""
+    return f"{today:%Y-%m-%d}_fbar_{year}{suffix}.{extension}"
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class Worksheet:
         if not result.is_current and result.is_estimate:
             status = "estimate: the Treasury's December 31 rates are not published yet"
         crossed = f"{result.crossed_on:%Y-%m-%d}" if result.crossed_on else "-"
-        due = f"{long_date(result.due)}; extended automatically to {long_date(result.extended_due)}"
+        due = f"{date_text(result.due)}; extended automatically to {date_text(result.extended_due)}"
         limits = form.thresholds
         lines = [
             ("FinCEN 114 worksheet", str(result.year)),
@@ -107,7 +109,7 @@ class Worksheet:
                 "Form 8938 values (year end / any time, USD)",
                 f"{form.year_end_usd} / {form.any_time_usd}",
             ),
-            ("Form 8938 required", "yes" if form.required else "no"),
+            ("Form 8938 required", _form_8938_answer(form)),
         ]
         if result.many_accounts:
             lines.append((
@@ -119,6 +121,15 @@ class Worksheet:
             lines.append((f"Missing rate {code}", text))
         lines.append(("Numbers", "whole (owner's copy)" if self.whole_numbers else "masked"))
         return lines
+
+
+def _form_8938_answer(form: Form8938) -> str:
+    return {
+        "required": "yes",
+        "not required": "no",
+        "undetermined": "not yet determined: some accounts have no rate",
+        "not applicable": "no (not a U.S. person, per the FBAR settings)",
+    }[form.status]
 
 
 def _yes_no(required: bool, result: FbarYear) -> str:

@@ -1,37 +1,47 @@
 """The FBAR and Form 8938 computation for a calendar year.
 
-Per account, in its own currency: the highest balance known in the year, from
-
-- the balance carried into January 1 (the latest daily closing or snapshot before the
-  year, else the account's opening balance),
-- every daily closing of the year (`accounts.DailyBalance`: at most 366 rows an account),
-- every balance snapshot of the year (month-end figures entered by hand, and balances
-  the institution reported),
-
-a negative balance counting as zero. It is converted to USD at the year's rate
-(`treasury.fbar.usd`) and **rounded up** to the next whole dollar. The aggregate is the
+Per account, in its own currency: the highest balance known in the year, from the
+balance carried into January 1 and every day's balance in the year, as the one balance
+selector (`accounts.balances`) gives them to every page: daily closings of the lines,
+and reported balances where no lines speak (month-end figures entered by hand, balances
+from a statement or from Wise); a negative balance counts as zero. It is converted to
+USD at the year's rate (`treasury.fbar.usd`) and **rounded up** to the next whole
+dollar. The aggregate is the
 sum of those maxima, peaks on different days included; FinCEN 114 is due when it is more
 than $10,000. Daily closings are the finest grain kept without reading the lines: a
 balance that rose and fell within one day is not seen (FinCEN asks for a "reasonable
 approximation", and periodic statements qualify).
 
 Cost: a fixed number of queries whatever the number of accounts and lines: accounts
-(with their carried-in balances), daily rows, snapshots, settings, and one to four for
-rates. Lines are never read.
+(with their carried-in balances), daily rows, reported balances, settings, and one to
+four for rates. Lines are never read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
 
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from accounts.models import BalanceSnapshot, CashAccount, DailyBalance, Institution
+from accounts.balances import LINES, balance_window, source_label
+from accounts.models import (
+    BalanceSnapshot,
+    CashAccount,
+    DailyBalance,
+    Institution,
+    account_number_masked,
+)
 from treasury.fbar import thresholds
-from treasury.fbar.models import MANUAL_SOURCE, FbarAccount, FbarSettings, MonitorState
+from treasury.fbar.models import (
+    MANUAL_SOURCE,
+    FbarAccount,
+    FbarFiling,
+    FbarSettings,
+    MonitorState,
+)
 from treasury.fbar.usd import UsdRate, usd_rates
 from treasury.money import from_minor
 
@@ -50,20 +60,55 @@ def dollars(amount: int) -> str:
     return f"${amount:,}"
 
 
-def long_date(day: date) -> str:
-    """`April 15, 2026`."""
-    return f"{day:%B} {day.day}, {day.year}"
-
-
-def account_number_masked(number: str) -> str:
-    """'•••• 1234': the last four characters of the number, the rest hidden."""
-    visible = "".join(number.split())[-4:]
-    return f"•••• {visible}" if visible else ""
+def date_text(day: date) -> str:
+    """`2026-04-15`: deadlines are written like every other date (ISO 8601)."""
+    return f"{day:%Y-%m-%d}"
 
 
 def fbar_settings() -> FbarSettings:
     """The owner's settings, or the defaults (U.S. person, single, in the U.S.)."""
     return FbarSettings.objects.filter(pk=1).first() or FbarSettings(pk=1)
+
+
+def _wise_country(institution: Institution) -> str:
+    name = institution.name.lower()
+    return institution.country.upper() or (
+        "US" if "wise us" in name else "BE" if "wise europe" in name
+        else "GB" if "wise payments" in name else ""
+    )  # fmt: skip
+
+
+def wise_holder_summary(institution: Institution) -> str:
+    """`Held by Wise US Inc. (US): your decision`."""
+    country = _wise_country(institution)
+    where = f" ({country})" if country else ""
+    return f"Held by {institution.name or 'Wise'}{where}: your decision"
+
+
+def wise_holder_note(institution: Institution) -> str:
+    """Who holds a Wise balance and why flagging it foreign is the owner's call: the
+    explanation the FBAR page shows beside each Wise account."""
+    name = institution.name or "Wise"
+    country = _wise_country(institution)
+    if country == "US":
+        return (
+            f"Held by {name}, a U.S. company. A balance a U.S. institution holds is usually "
+            "not a foreign financial account, even in euros or yen; Wise keeps foreign-"
+            "currency money with partner banks abroad, though, and some advisers count "
+            "those balances. Bulwark cannot tell which view applies to you: the choice is "
+            "yours (with your tax adviser), and it is recorded when you make it."
+        )
+    if country:
+        return (
+            f"Held by {name} ({country}), outside the United States: an account held "
+            "abroad is a foreign financial account for FBAR, whatever its currency. The "
+            "choice is yours (with your tax adviser), and it is recorded when you make it."
+        )
+    return (
+        f"Held by {name}; Bulwark does not know its country yet (a statement sync reads it). "
+        "An account held abroad is foreign; one held by Wise US Inc. usually is not. The "
+        "choice is yours, with your tax adviser."
+    )
 
 
 @dataclass(frozen=True)
@@ -129,13 +174,36 @@ class AccountYear:
     def is_closed(self) -> bool:
         return self.account.closed_on is not None
 
+    @property
+    def is_wise(self) -> bool:
+        return self.institution.kind == Institution.Kind.WISE
+
+    @property
+    def holder_summary(self) -> str:
+        return wise_holder_summary(self.institution) if self.is_wise else ""
+
+    @property
+    def holder_note(self) -> str:
+        """For a Wise balance: who holds it, and why the foreign flag is the owner's call."""
+        return wise_holder_note(self.institution) if self.is_wise else ""
+
+    @property
+    def needs_rate(self) -> bool:
+        """Only a positive balance needs a rate to be counted."""
+        return self.max_minor > 0 or self.year_end_minor > 0
+
+    @property
+    def is_priced(self) -> bool:
+        return self.rate is not None or not self.needs_rate
+
 
 @dataclass(frozen=True)
 class Form8938:
     applies: bool  # the owner is a U.S. person
     thresholds: thresholds.Form8938Thresholds
-    year_end_usd: int
+    year_end_usd: int  # of the accounts with a rate: a floor when `complete` is False
     any_time_usd: int
+    complete: bool = True  # every counted account that held money has a rate
 
     @property
     def year_end_over(self) -> bool:
@@ -147,7 +215,23 @@ class Form8938:
 
     @property
     def required(self) -> bool:
+        """Over a threshold: required, even when an unpriced account would only add to it."""
         return self.applies and (self.year_end_over or self.any_time_over)
+
+    @property
+    def determined(self) -> bool:
+        """Whether the answer is known: over a threshold, or under it with every rate."""
+        return not self.applies or self.required or self.complete
+
+    @property
+    def status(self) -> str:
+        """`required`, `not required`, `undetermined` or `not applicable`, the one word
+        every place that shows Form 8938 uses."""
+        if not self.applies:
+            return "not applicable"
+        if self.required:
+            return "required"
+        return "not required" if self.complete else "undetermined"
 
 
 @dataclass(frozen=True)
@@ -182,7 +266,8 @@ class FbarYear:
 
     @property
     def is_complete(self) -> bool:
-        return all(row.rate is not None for row in self.foreign)
+        """Every foreign account that held money has a rate, so the aggregate is whole."""
+        return all(row.is_priced for row in self.foreign)
 
     @property
     def over_threshold(self) -> bool:
@@ -224,7 +309,7 @@ class FbarYear:
         year_end = sum(row.year_end_usd or 0 for row in self.foreign)
         return Form8938(
             applies=self.settings.is_us_person, thresholds=limits, year_end_usd=year_end,
-            any_time_usd=self.aggregate_usd,
+            any_time_usd=self.aggregate_usd, complete=self.is_complete,
         )  # fmt: skip
 
     @property
@@ -237,71 +322,37 @@ class FbarYear:
 # --- reading -------------------------------------------------------------------------------
 
 
-def _accounts(year: int) -> list[CashAccount]:
-    """Accounts open at some point in the year, with the balance carried into it."""
+def _accounts(year: int) -> QuerySet[CashAccount]:
+    """Accounts open at some point in the year, foreign ones first."""
     start, end = date(year, 1, 1), date(year, 12, 31)
-    start_at = datetime.combine(start, time.min, tzinfo=UTC)
-    daily = DailyBalance.objects.filter(account=OuterRef("pk"), date__lt=start).order_by("-date")
-    snaps = BalanceSnapshot.objects.filter(account=OuterRef("pk"), taken_at__lt=start_at)
-    snaps = snaps.order_by("-taken_at")
-    return list(
+    return (
         CashAccount.objects.select_related("institution", "fbar_details")
         .filter(Q(opened_on__isnull=True) | Q(opened_on__lte=end))
         .filter(Q(closed_on__isnull=True) | Q(closed_on__gte=start))
-        .annotate(
-            carry_daily_minor=Subquery(daily.values("closing_minor")[:1]),
-            carry_daily_on=Subquery(daily.values("date")[:1]),
-            carry_snap_minor=Subquery(snaps.values("balance_minor")[:1]),
-            carry_snap_at=Subquery(snaps.values("taken_at")[:1]),
-        )
         .order_by(F("is_foreign_for_fbar").desc(), "institution__name", "currency", "name")
     )
 
 
-def _carried_in(account: CashAccount, start: date) -> Observation:
-    """The balance on the first day of the year before any of its movements."""
-    candidates = []
-    if account.carry_daily_on is not None:  # type: ignore[attr-defined]
-        candidates.append((account.carry_daily_on, 0, account.carry_daily_minor))  # type: ignore[attr-defined]
-    if account.carry_snap_at is not None:  # type: ignore[attr-defined]
-        at = account.carry_snap_at.astimezone(UTC).date()  # type: ignore[attr-defined]
-        candidates.append((at, 1, account.carry_snap_minor))  # type: ignore[attr-defined]
-    minor = max(candidates)[2] if candidates else account.opening_balance_minor
-    first_day = max(start, account.opened_on) if account.opened_on else start
-    return Observation(on=first_day, minor=minor, origin=CARRIED_IN)
+def _origin(source: str) -> str:
+    if source == LINES:
+        return DAILY
+    return BY_HAND if source == MANUAL_SOURCE else source_label(source)
 
 
-def _observations(
-    accounts: list[CashAccount], year: int, as_of: date
-) -> dict[int, list[Observation]]:
-    """Each account's balances in the year, oldest first (two queries)."""
+def _observations(year: int, as_of: date) -> tuple[list[CashAccount], dict[int, list[Observation]]]:
+    """The year's accounts and each one's balances in the year, oldest first: the balance
+    carried into January 1, then one per day it moved, as every page shows them (three
+    queries, `accounts.balances`)."""
     start = date(year, 1, 1)
-    found: dict[int, list[tuple[date, int, Observation]]] = {
-        account.pk: [(start, -1, _carried_in(account, start))] for account in accounts
-    }
-    ids = list(found)
-    rows = DailyBalance.objects.filter(account_id__in=ids, date__gte=start, date__lte=as_of)
-    for account_id, day, minor in rows.values_list("account_id", "date", "closing_minor"):
-        found[account_id].append((day, 0, Observation(day, minor, DAILY)))
-    snaps = (
-        BalanceSnapshot.objects.filter(
-            account_id__in=ids,
-            taken_at__gte=datetime.combine(start, time.min, tzinfo=UTC),
-            taken_at__lt=datetime.combine(as_of, time.max, tzinfo=UTC),
-        )
-        .order_by("taken_at")
-        .values_list("account_id", "taken_at", "balance_minor", "source")
-    )
-    for account_id, taken_at, minor, source in snaps:
-        day = taken_at.astimezone(UTC).date()
-        origin = BY_HAND if source == MANUAL_SOURCE else f"{source.lower()} balance"
-        found[account_id].append((day, 1, Observation(day, minor, origin)))
-    # Same day: the carried-in balance first, then the day's closing, then snapshots in
-    # the order they were taken (a stable sort on day and rank only).
-    return {
-        pk: [item[2] for item in sorted(items, key=lambda item: item[:2])]
-        for pk, items in found.items()
-    }
+    window = balance_window(after=start - timedelta(days=1), until=as_of, accounts=_accounts(year))
+    found: dict[int, list[Observation]] = {}
+    for account in window.accounts:
+        first_day = max(start, account.opened_on) if account.opened_on else start
+        carried = account.balance.minor  # type: ignore[attr-defined]
+        found[account.pk] = [Observation(on=first_day, minor=carried, origin=CARRIED_IN)]
+    for account_id, day, closing, _inflow, _outflow, source in window.rows:
+        found[account_id].append(Observation(day, closing, _origin(source)))
+    return window.accounts, found
 
 
 def _details(account: CashAccount) -> FbarAccount | None:
@@ -320,6 +371,8 @@ def _account_year(
     year_end = 0 if closed else max(seen[-1].minor, 0)
 
     def usd(minor: int) -> int | None:
+        if not minor:
+            return 0  # a zero balance needs no rate
         if rate is None:
             return None
         return whole_dollars(rate.to_usd(from_minor(minor, account.currency)))
@@ -372,11 +425,11 @@ def fbar_year(*, year: int, today: date | None = None) -> FbarYear:
     final = year_end < today
     as_of = year_end if final else today
     settings = fbar_settings()
-    accounts = _accounts(year)
-    observations = _observations(accounts, year, as_of)
+    accounts, observations = _observations(year, as_of)
+    # Only a positive balance needs a rate: an account that held nothing asks for none.
+    priced = {a.currency for a in accounts if any(o.minor > 0 for o in observations[a.pk])}
     rates, missing = usd_rates(
-        {account.currency for account in accounts}, year=year, on=year_end if final else as_of,
-        final=final,
+        priced, year=year, on=year_end if final else as_of, final=final
     )  # fmt: skip
     rows = [
         _account_year(account, observations[account.pk], rates.get(account.currency), year=year)
@@ -384,7 +437,7 @@ def fbar_year(*, year: int, today: date | None = None) -> FbarYear:
     ]
     aggregate = sum(row.max_usd for row in rows if row.is_foreign and row.max_usd is not None)
     warned, crossed = _first_days_over(observations, rows)
-    foreign_currencies = {row.currency for row in rows if row.is_foreign}
+    foreign_currencies = {row.currency for row in rows if row.is_foreign and row.needs_rate}
     return FbarYear(
         year=year, as_of=as_of, is_current=not final, settings=settings, accounts=rows,
         missing_rates={c: text for c, text in missing.items() if c in foreign_currencies},
@@ -395,25 +448,110 @@ def fbar_year(*, year: int, today: date | None = None) -> FbarYear:
 # --- the monitor's stored results ----------------------------------------------------------
 
 
-def monitor_states(*, years: list[int]) -> dict[int, MonitorState]:
-    """The monitor's latest result for each year asked (one query)."""
-    return {state.year: state for state in MonitorState.objects.filter(year__in=years)}
+def monitor_states(*, years: list[int], with_filing: bool = False) -> dict[int, MonitorState]:
+    """The monitor's latest result for each year asked (one query); `with_filing` adds
+    `filed_on`, the day the owner recorded the year's FinCEN 114 as filed, or None."""
+    states = MonitorState.objects.filter(year__in=years)
+    if with_filing:
+        filed = FbarFiling.objects.filter(year=OuterRef("year")).values("filed_on")[:1]
+        states = states.annotate(filed_on=Subquery(filed))
+    return {state.year: state for state in states}
 
 
 def monitored_years(today: date) -> list[int]:
-    """The current year, and the previous one until its extended FBAR due date."""
-    previous = today.year - 1
-    if today <= thresholds.fbar_due(previous)[1]:
-        return [today.year, previous]
-    return [today.year]
+    """The current year and the previous one: last year's filing is due, extended, overdue
+    or filed, and the dashboard follows it from the stored result (a final year costs a
+    few milliseconds)."""
+    return [today.year, today.year - 1]
 
 
-def report_years(today: date) -> list[int]:
-    """Years offered on the report page: this one and the five before (records are kept
-    five years)."""
-    return list(range(today.year, today.year - 6, -1))
+RECORDS_YEARS = 6  # this year and the five before: FinCEN asks filers to keep records five years
 
 
-def default_report_year(today: date) -> int:
-    """Last year while its FBAR can still be filed on time (to October 15), else this one."""
-    return today.year - 1 if today <= thresholds.fbar_due(today.year - 1)[1] else today.year
+def first_data_year() -> int | None:
+    """The first year any account held a balance Bulwark knows of (one query over
+    indexed columns), or None when there is none yet."""
+    first_daily = DailyBalance.objects.filter(account=OuterRef("pk")).order_by("date")
+    first_report = BalanceSnapshot.objects.filter(account=OuterRef("pk")).order_by("taken_at")
+    found = CashAccount.objects.annotate(
+        first_daily=Subquery(first_daily.values("date")[:1]),
+        first_report=Subquery(first_report.values("taken_at")[:1]),
+    ).aggregate(opened=Min("opened_on"), daily=Min("first_daily"), report=Min("first_report"))
+    years = [value.year for value in found.values() if value is not None]
+    return min(years) if years else None
+
+
+def report_years(today: date, *, first: int | None = None) -> list[int]:
+    """Years offered on the report page, newest first: this one and the five before,
+    from the first year with data on (a year before any data has nothing to report)."""
+    first = first if first is not None else first_data_year()
+    if first is None:
+        return [today.year]
+    oldest = max(today.year - RECORDS_YEARS + 1, min(first, today.year))
+    return list(range(today.year, oldest - 1, -1))
+
+
+def default_report_year(today: date, years: list[int] | None = None) -> int:
+    """Last year while its FBAR can still be filed on time (to October 15), else this one
+    (this one, too, when last year is not offered)."""
+    years = report_years(today) if years is None else years
+    last = today.year - 1
+    return last if today <= thresholds.fbar_due(last)[1] and last in years else today.year
+
+
+# --- filing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filing:
+    """Where a year's FinCEN 114 stands for the owner: its one line, for page and panel."""
+
+    state: str  # "filed", "overdue", "extended", "due", "not required", "open"
+    label: str
+    detail: str
+    level: str  # ok, info, warn, error
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.state == "overdue"
+
+
+def filing_of(year: int) -> FbarFiling | None:
+    return FbarFiling.objects.filter(year=year).first()
+
+
+def filing_state(
+    *, year: int, required: bool, filed_on: date | None, today: date, current: bool = False
+) -> Filing:
+    """Filed, overdue after the extended deadline, in the automatic extension, or due."""
+    due, extended = thresholds.fbar_due(year)
+    if filed_on is not None:
+        return Filing("filed", f"Filed on {date_text(filed_on)}", "Recorded by the owner.", "ok")
+    if current:
+        return Filing(
+            "open", f"Due {date_text(due)}",
+            f"If required: {year} is not over. Extended automatically to {date_text(extended)}.",
+            "info",
+        )  # fmt: skip
+    if not required:
+        return Filing("not required", "Not required", f"Due {date_text(due)} if it were.", "ok")
+    if today > extended:
+        late = (today - extended).days
+        return Filing(
+            "overdue", f"Overdue since {date_text(extended + timedelta(days=1))}",
+            f"The extended deadline, {date_text(extended)}, passed {late} day"
+            f"{'s' if late != 1 else ''} ago. File now (late filings with a reason are "
+            "accepted; penalties can apply), then record the day here.",
+            "error",
+        )  # fmt: skip
+    if today > due:
+        return Filing(
+            "extended", f"Due {date_text(extended)}",
+            f"{date_text(due)} has passed; the automatic extension runs to "
+            f"{date_text(extended)}, no request needed.",
+            "warn",
+        )  # fmt: skip
+    return Filing(
+        "due", f"Due {date_text(due)}",
+        f"Extended automatically to {date_text(extended)}, no request needed.", "warn",
+    )  # fmt: skip

@@ -24,11 +24,12 @@ from treasury.fbar import thresholds
 from treasury.fbar.models import (
     MANUAL_SOURCE,
     FbarAccount,
+    FbarFiling,
     FbarSettings,
     MonitorState,
     ThresholdAlert,
 )
-from treasury.fbar.selectors import FbarYear, dollars, fbar_year, long_date, monitored_years
+from treasury.fbar.selectors import FbarYear, date_text, dollars, fbar_year, monitored_years
 from treasury.money import InexactAmountError, currency_validate, to_minor
 
 logger = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ def manual_balance_set(
     taken_at = month_end_at(year, month)
     if taken_at.date() > today:
         raise FbarInputError(
-            f"{taken_at:%B %Y} has not ended: enter its balance from {taken_at:%Y-%m-%d} on."
+            f"{taken_at:%Y-%m} has not ended: enter its balance from {taken_at:%Y-%m-%d} on."
         )
     try:
         minor = to_minor(balance, account.currency)
@@ -199,6 +200,36 @@ def manual_balance_delete(*, account: CashAccount, snapshot_id: int) -> None:
     if not deleted:
         raise FbarInputError("That balance was not entered by hand here, or is already gone.")
     monitor_enqueue()
+
+
+# --- filing --------------------------------------------------------------------------------
+
+
+def fbar_filing_record(
+    *, year: int, filed_on: date, reference: str, user: object | None, today: date | None = None
+) -> FbarFiling:
+    """Record the day the year's FinCEN 114 was filed (a second record corrects the first).
+    A day before the year ended, or after today, is refused."""
+    today = today or timezone.localdate()
+    if filed_on > today:
+        raise FbarInputError(f"{filed_on:%Y-%m-%d} is in the future: record the day it was filed.")
+    if filed_on.year <= year:
+        raise FbarInputError(
+            f"The FBAR for {year} can be filed from January 1, {year + 1}; "
+            f"{filed_on:%Y-%m-%d} is before that."
+        )
+    filing, _ = FbarFiling.objects.update_or_create(
+        year=year,
+        defaults={
+            "filed_on": filed_on, "reference": reference.strip(), "recorded_by": user,
+            "recorded_at": timezone.now(),
+        },
+    )  # fmt: skip
+    return filing
+
+
+def fbar_filing_clear(*, year: int) -> None:
+    FbarFiling.objects.filter(year=year).delete()
 
 
 # --- the monitor ---------------------------------------------------------------------------
@@ -237,7 +268,8 @@ def _state_save(result: FbarYear) -> MonitorState:
             "aggregate_usd": result.aggregate_usd, "percent_reached": result.percent_reached,
             "warned_on": result.warned_on, "crossed_on": result.crossed_on,
             "filing_required": result.filing_required,
-            "form_8938_required": result.form_8938.required, "accounts": len(result.foreign),
+            "form_8938_required": result.form_8938.required,
+            "form_8938_status": result.form_8938.status, "accounts": len(result.foreign),
             "missing_rates": ", ".join(result.missing_rates)[:200],
         },
     )  # fmt: skip
@@ -327,8 +359,8 @@ def alert_message(result: FbarYear, percent: int) -> tuple[str, str]:
         lead = (
             f"On {result.crossed_on:%Y-%m-%d} the aggregate of your foreign accounts' "
             f"maximum values went over $10,000: FinCEN 114 (FBAR) for {result.year} is due "
-            f"{long_date(result.due)}, extended automatically to "
-            f"{long_date(result.extended_due)}."
+            f"{date_text(result.due)}, extended automatically to "
+            f"{date_text(result.extended_due)}."
         )
     else:
         assert result.warned_on is not None

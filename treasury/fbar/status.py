@@ -14,7 +14,7 @@ from django.urls import reverse
 from treasury.cashview.status import StatusItem
 from treasury.fbar import thresholds
 from treasury.fbar.models import MonitorState
-from treasury.fbar.selectors import dollars, long_date, monitor_states, monitored_years
+from treasury.fbar.selectors import date_text, dollars, filing_state, monitor_states
 
 # The monitor runs daily and after syncs; older than this, something has stopped it.
 STALE_AFTER_DAYS = 2
@@ -57,38 +57,53 @@ def _current(state: MonitorState | None, year: int, today: date) -> StatusItem:
     )
 
 
-def _previous(state: MonitorState) -> StatusItem | None:
-    """Last year's filing, until its extended due date, when one is required."""
-    if not state.is_us_person or not (state.filing_required or state.form_8938_required):
+def _previous(state: MonitorState, today: date) -> StatusItem | None:
+    """Last year's filing, when one is required: due, in its extension, overdue (until
+    it is recorded as filed), or filed (until the extended due date)."""
+    if not state.is_us_person:
         return None
+    form_8938 = state.form_8938_status in ("required", "undetermined")
+    if not (state.filing_required or form_8938):
+        return None
+    filed_on = getattr(state, "filed_on", None)
     due, extended = thresholds.fbar_due(state.year)
-    forms = " and ".join(
-        name
-        for name, needed in (
-            ("FinCEN 114", state.filing_required),
-            ("Form 8938", state.form_8938_required),
-        )
-        if needed
+    url = reverse("fbar:report-year", args=[state.year])
+    label = f"FBAR {state.year}"
+    filing = filing_state(
+        year=state.year, required=state.filing_required, filed_on=filed_on, today=today
     )
+    if filing.state == "filed" and today > extended and not form_8938:
+        return None  # done, and past the season: nothing left to say
+    parts = []
+    if state.filing_required:
+        said = f"{filing.label[0].lower()}{filing.label[1:]}"
+        parts.append(
+            f"FinCEN 114 {said if filing.state in ('filed', 'overdue') else 'required, ' + said}"
+        )
+    if form_8938:
+        parts.append(f"Form 8938 {state.form_8938_status}")
+    level = filing.level if state.filing_required else "warn"
+    detail = f"Aggregate {dollars(state.aggregate_usd)}. "
+    if state.filing_required:
+        detail += filing.detail
+    if form_8938:
+        detail += " Form 8938 goes with the tax return."
+    if filing.state == "filed" and not form_8938:
+        level = "ok"
     return StatusItem(
-        key="fbar.previous", label=f"FBAR {state.year}", value=f"{forms} required",
-        level="warn", url=reverse("fbar:report-year", args=[state.year]),
-        detail=(
-            f"Aggregate {dollars(state.aggregate_usd)}. FBAR due {long_date(due)}, "
-            f"automatically extended to {long_date(extended)}; Form 8938 goes with the "
-            "tax return."
-        ),
+        key="fbar.previous", label=label, value="; ".join(parts), level=level, url=url,
+        detail=detail.strip() or f"Due {date_text(due)}.",
     )  # fmt: skip
 
 
 def fbar_status_items(today: date) -> list[StatusItem]:
-    """This year's running aggregate, and last year's filing while it is due (one query)."""
-    years = monitored_years(today)
-    states = monitor_states(years=years)
+    """This year's running aggregate, and last year's filing while it is due, overdue or
+    freshly filed (one query)."""
+    years = [today.year, today.year - 1]
+    states = monitor_states(years=years, with_filing=True)
     items = [_current(states.get(today.year), today.year, today)]
-    for year in years[1:]:
-        state = states.get(year)
-        item = _previous(state) if state is not None else None
-        if item is not None:
-            items.append(item)
+    state = states.get(today.year - 1)
+    item = _previous(state, today) if state is not None else None
+    if item is not None:
+        items.append(item)
     return items

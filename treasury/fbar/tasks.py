@@ -11,7 +11,7 @@ from treasury.fbar.services import MONITOR_QUEUED_KEY, fbar_monitor_run
 
 @shared_task(name="fbar.monitor_run", acks_late=True, soft_time_limit=120, time_limit=180)
 def monitor_run() -> dict[str, Any]:
-    """Recompute this year (and last year until its October 15 due date), store the
+    """Recompute this year and last year (whose filing the dashboard follows), store the
     results for the dashboard, and send any threshold alert not sent yet."""
     cache.delete(MONITOR_QUEUED_KEY)  # changes from now on queue another run
     result = fbar_monitor_run()

@@ -10,6 +10,7 @@ urlpatterns = [
         r"^fbar/(?P<year>[0-9]{1,4})/export\.(?P<extension>csv|pdf)$", views.export, name="export"
     ),
     path("fbar/settings/", views.settings_save, name="settings"),
+    path("fbar/filing/", views.filing_save, name="filing"),
     path("fbar/monitor/run/", views.monitor_run_now, name="monitor-run"),
     path("fbar/accounts/add/", views.account_add, name="account-add"),
     path("fbar/accounts/<int:pk>/", views.account_edit, name="account"),

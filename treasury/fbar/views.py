@@ -24,6 +24,7 @@ from treasury.fbar import reports, selectors, services
 from treasury.fbar.forms import (
     FLAG_HELP,
     AccountForm,
+    FilingForm,
     FlagForm,
     ManualBalanceForm,
     SettingsForm,
@@ -34,22 +35,29 @@ from treasury.params import param_choice, param_int
 
 TEMPLATE = "fbar/report.html"
 ACCOUNT_TEMPLATE = "fbar/account.html"
-FIRST_YEAR = 2000
 
 
-def _year(value: object, today: date) -> int:
-    """A year the page can show (2000 to this one), or 404."""
+def _year(value: object, today: date, years: list[int] | None = None) -> int:
+    """A year the page offers (this one and the five before, from the first year with
+    data), or 404."""
     try:
         year = int(str(value))
     except ValueError as exc:
         raise Http404("Not a year") from exc
-    if not FIRST_YEAR <= year <= today.year:
-        raise Http404(f"FBAR years run from {FIRST_YEAR} to {today.year}")
+    years = selectors.report_years(today) if years is None else years
+    if year not in years:
+        raise Http404(f"FBAR years offered: {years[-1]} to {years[0]}")
     return year
+
+
+def _year_posted(request: HttpRequest, today: date) -> int:
+    posted = request.POST.get("year")
+    return _year(posted, today) if posted else selectors.default_report_year(today)
 
 
 def _worksheet_context(year: int, today: date) -> dict[str, Any]:
     result = selectors.fbar_year(year=year, today=today)
+    filing = selectors.filing_of(year)
     return {
         "year": year,
         "result": result,
@@ -57,10 +65,21 @@ def _worksheet_context(year: int, today: date) -> dict[str, Any]:
         "threshold": FBAR_THRESHOLD_USD,
         "many_accounts": MANY_ACCOUNTS,
         "flag_help": FLAG_HELP,
+        "filing": filing,
+        "filing_state": selectors.filing_state(
+            year=year,
+            required=result.filing_required,
+            filed_on=filing.filed_on if filing else None,
+            today=today,
+            current=result.is_current,
+        ),
+        "filing_form": FilingForm(
+            initial={"year": year, "filed_on": filing.filed_on if filing else today}
+        ),
     }
 
 
-def _page_context(year: int, today: date) -> dict[str, Any]:
+def _page_context(year: int, today: date, years: list[int] | None = None) -> dict[str, Any]:
     context = _worksheet_context(year, today)
     monitor = None
     if year != today.year:
@@ -68,7 +87,7 @@ def _page_context(year: int, today: date) -> dict[str, Any]:
     return {
         **context,
         "today": today,
-        "years": selectors.report_years(today),
+        "years": selectors.report_years(today) if years is None else years,
         "monitor": monitor,
         "alerts": list(ThresholdAlert.objects.filter(year=year)),
     }
@@ -77,13 +96,17 @@ def _page_context(year: int, today: date) -> dict[str, Any]:
 @require_GET
 def report(request: HttpRequest, year: int | None = None) -> HttpResponse:
     today = timezone.localdate()
+    years = selectors.report_years(today)
     asked = year
+    if asked is None:  # a malformed ?year= is a 400; a year not offered, a 404
+        asked = param_int(request.GET, "year", minimum=1, maximum=9999)
     if asked is None:
-        asked = param_int(request.GET, "year", minimum=FIRST_YEAR, maximum=today.year)
-    year = _year(asked, today) if asked else selectors.default_report_year(today)
+        year = selectors.default_report_year(today, years)
+    else:
+        year = _year(asked, today, years)
     if request.htmx and request.htmx.target == "worksheet":
         return render(request, f"{TEMPLATE}#worksheet", _worksheet_context(year, today))
-    return render(request, TEMPLATE, _page_context(year, today))
+    return render(request, TEMPLATE, _page_context(year, today, years))
 
 
 @require_GET
@@ -102,7 +125,7 @@ def export(request: HttpRequest, year: int, extension: str) -> HttpResponse:
     else:
         body, content_type = reports.worksheet_pdf(sheet), "application/pdf"
     response = HttpResponse(body, content_type=content_type)
-    name = reports.export_filename(year, extension, today=today)
+    name = reports.export_filename(year, extension, today=today, masked=not whole)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"  # it may hold whole account numbers
     return response
@@ -111,7 +134,7 @@ def export(request: HttpRequest, year: int, extension: str) -> HttpResponse:
 @require_POST
 def settings_save(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    year = _year(request.POST.get("year") or selectors.default_report_year(today), today)
+    year = _year_posted(request, today)
     form = SettingsForm(request.POST, instance=selectors.fbar_settings())
     if form.is_valid():
         data = form.cleaned_data
@@ -132,6 +155,32 @@ def settings_save(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+def filing_save(request: HttpRequest) -> HttpResponse:
+    """Record (or correct) the day the year's FinCEN 114 was filed, or clear it."""
+    today = timezone.localdate()
+    year = _year_posted(request, today)
+    if request.POST.get("action") == "clear":
+        services.fbar_filing_clear(year=year)
+        messages.success(request, f"The {year} filing record is removed.")
+        return redirect("fbar:report-year", year=year)
+    form = FilingForm(request.POST)
+    if form.is_valid():
+        try:
+            services.fbar_filing_record(
+                year=year, filed_on=form.cleaned_data["filed_on"],
+                reference=form.cleaned_data["reference"], user=request.user, today=today,
+            )  # fmt: skip
+        except services.FbarInputError as exc:
+            messages.error(request, str(exc))
+        else:
+            filed_on = form.cleaned_data["filed_on"]
+            messages.success(request, f"FinCEN 114 for {year}: filed on {filed_on:%Y-%m-%d}.")
+        return redirect("fbar:report-year", year=year)
+    messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("fbar:report-year", year=year)
+
+
+@require_POST
 def monitor_run_now(request: HttpRequest) -> HttpResponse:
     result = services.fbar_monitor_run()
     sent = len(result.alerts_sent)
@@ -147,7 +196,7 @@ def monitor_run_now(request: HttpRequest) -> HttpResponse:
 def account_flag(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(CashAccount, pk=pk)
     today = timezone.localdate()
-    year = _year(request.POST.get("year") or selectors.default_report_year(today), today)
+    year = _year_posted(request, today)
     form = FlagForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose Foreign or Not foreign.")

@@ -14,7 +14,14 @@ from treasury.access import REFUSED_HEADER
 from treasury.tests.urlwalk import Route, all_routes
 
 PUBLIC = {"login", "healthz", "accounts:wise_webhook"}
-READ_ONLY_ALLOWED = {"logout"}
+# Signing out, and a user's own password and two-factor login (the admin's links too).
+READ_ONLY_ALLOWED = {
+    "logout",
+    "security",
+    "password_change",
+    "admin:logout",
+    "admin:password_change",
+}
 UNSAFE = ("post", "put", "patch", "delete")
 
 ROUTES = all_routes()

@@ -66,3 +66,38 @@ def test_worker_round_trip():
         worker.terminate()
         worker.wait(timeout=30)
     assert answer == {"echo": "round-trip", "worker_pid": str(worker.pid)}
+
+
+@pytest.mark.django_db
+def test_the_worker_records_its_own_heartbeat_at_start_and_every_30_seconds(
+    owner_client, monkeypatch
+):
+    """The status panel said "not seen yet" while the worker ran: beat's first heartbeat
+    comes a minute after a start, and waits behind long tasks."""
+    from treasury.celery import WORKER_HEARTBEAT_SECONDS, HeartbeatStep, worker_heartbeat
+    from treasury.models import Heartbeat
+
+    # In the worker it runs on the timer's own thread; here on the test's, whose database
+    # connection must stay open.
+    monkeypatch.setattr("django.db.close_old_connections", lambda: None)
+    calls = []
+
+    class Timer:
+        def call_repeatedly(self, seconds, fn):
+            calls.append((seconds, fn))
+            return self
+
+        def cancel(self):
+            calls.append("cancelled")
+
+    class Worker:
+        timer = Timer()
+
+    assert 'data-key="worker" data-level="warn"' in owner_client.get("/").content.decode()
+    step = HeartbeatStep(Worker())
+    step.start(Worker())
+    assert Heartbeat.objects.filter(name="worker").exists()
+    assert calls == [(WORKER_HEARTBEAT_SECONDS, worker_heartbeat)]
+    assert 'data-key="worker" data-level="ok"' in owner_client.get("/").content.decode()
+    step.stop(Worker())
+    assert calls[-1] == "cancelled"

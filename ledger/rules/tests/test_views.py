@@ -63,8 +63,9 @@ def test_rules_list_in_a_fixed_number_of_queries(owner_client, django_assert_num
             ],
             actions=[act("ACCOUNT_CODE", str(400 + n))],
         )
-    # session, user, rules, conditions (+accounts), actions, latest run, uncategorized count
-    with django_assert_num_queries(7):
+    # session, user, rules, conditions (+accounts), actions, latest run, uncategorized count,
+    # the Xero connection (whose chart is checked: none here)
+    with django_assert_num_queries(8):
         page = owner_client.get(reverse("rules:list"))
     assert page.status_code == 200
     assert page.content.count(b'name="order"') == Rule.objects.count()
@@ -74,8 +75,9 @@ def test_rules_list_in_a_fixed_number_of_queries(owner_client, django_assert_num
 def test_uncategorized_queue_in_a_fixed_number_of_queries(
     owner_client, django_assert_num_queries, figma_lines
 ):
-    # session, user, count, page of lines (with account and booking), counterparties
-    with django_assert_num_queries(5):
+    # session, user, count, page of lines (with account and booking), counterparties, the
+    # Xero connection (whose chart is checked: none here)
+    with django_assert_num_queries(6):
         page = owner_client.get(reverse("rules:uncategorized"))
     assert page.content.count(b"data-make-rule") == 3
 

@@ -9,10 +9,9 @@ from decimal import Decimal
 
 from django import template
 
-from treasury.money import money_format
+from treasury.money import MINUS, money_format
 
 register = template.Library()
-MINUS = "\u2212"
 
 
 @register.filter

@@ -20,11 +20,12 @@ from treasury.fx.tests.factories import ecb
 pytestmark = pytest.mark.django_db
 
 # Queries of one dashboard render: session and user (2); cash accounts with their balance
-# before the window, the window's daily rows, the rate book (3); the status panel's own
+# before the window, the window's daily rows, its reported balances, the rate book (4);
+# the status panel's own
 # providers: sync runs grouped, running jobs, held currencies, today's rates, the
 # worker's heartbeat (5). Providers other apps register add theirs: reconciliation's
 # open mismatches and proved-to days, FBAR's stored monitor state (3).
-DASHBOARD_QUERIES = 2 + 3 + 5 + 3
+DASHBOARD_QUERIES = 2 + 4 + 5 + 3
 
 
 @pytest.fixture

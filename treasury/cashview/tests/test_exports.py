@@ -136,7 +136,8 @@ def test_balances_xlsx(owner_client, books):
     response = owner_client.get(BALANCES, {"as_of": "2025-01-13", "format": "xlsx"})
     book = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     values = {row[2]: row for row in book["Data"].iter_rows(min_row=2, values_only=True)}
-    assert Decimal(str(values["EUR balance"][7])) == Decimal("990.84")
+    assert values["EUR balance"][6] == "from the lines 2025-01-13"
+    assert Decimal(str(values["EUR balance"][8])) == Decimal("990.84")
 
 
 def test_bad_input_is_named_and_nothing_is_sent(owner_client, books):

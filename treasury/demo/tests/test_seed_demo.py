@@ -86,7 +86,7 @@ def test_the_default_demo_tells_its_story_and_a_second_run_changes_nothing(tmp_p
     assert {k: v for k, v in again.items() if k != "seconds"} == {
         k: v for k, v in figures.items() if k != "seconds"
     }
-    assert text.count("already done") == 15
+    assert text.count("already done") == 16
 
     # The Wise simulator's signed webhooks are accepted: the seed stored its key.
     wise = snapshot_load(snapshot_path(tmp_path, "wise"))

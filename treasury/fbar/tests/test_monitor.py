@@ -11,7 +11,12 @@ from django.db import connection
 from django.utils import timezone
 
 from treasury.fbar.models import FbarSettings, MonitorState, ThresholdAlert
-from treasury.fbar.services import STALE_AFTER, fbar_monitor_run, fbar_settings_save
+from treasury.fbar.services import (
+    STALE_AFTER,
+    fbar_filing_record,
+    fbar_monitor_run,
+    fbar_settings_save,
+)
 from treasury.fbar.status import fbar_status_items
 from treasury.fbar.tests.factories import lines, wise_account
 from treasury.fx.tests.factories import treasury
@@ -39,7 +44,7 @@ def test_the_first_run_stores_the_year_for_the_dashboard():
     )  # fmt: skip
     assert state.is_estimate
     assert state.as_of == TODAY
-    # Last year is watched until its October 15 due date, too.
+    # Last year is watched too: its filing is due, overdue or filed.
     assert MonitorState.objects.filter(year=2024).exists()
 
 
@@ -67,8 +72,8 @@ def test_alerts_fire_once_at_each_threshold_and_not_again_on_the_next_sync(setti
         "FBAR 2025: over $10,000, FinCEN 114 is required",
     ]
     assert "went over $10,000" in mail.outbox[1].body
-    assert "April 15, 2026" in mail.outbox[1].body
-    assert "October 15, 2026" in mail.outbox[1].body
+    assert "2026-04-15" in mail.outbox[1].body
+    assert "2026-10-15" in mail.outbox[1].body
     alerts = ThresholdAlert.objects.filter(year=2025).order_by("percent")
     assert [(a.percent, a.status, a.reached_on) for a in alerts] == [
         (80, "SENT", date(2025, 3, 1)),
@@ -213,11 +218,16 @@ def test_status_items_over_the_line_and_last_years_filing():
         "error", "Over the line since 2025-03-01",
     )  # fmt: skip
     assert previous.key == "fbar.previous"
-    assert previous.value == "FinCEN 114 required"
-    assert "April 15, 2025" in previous.detail
-    assert "October 15, 2025" in previous.detail
-    # After October 15, last year is no longer shown.
-    assert [i.key for i in fbar_status_items(date(2025, 10, 16))] == ["fbar.current"]
+    assert previous.value == "FinCEN 114 required, due 2025-10-15"
+    assert "2025-04-15" in previous.detail
+    assert "2025-10-15" in previous.detail
+    # After October 15 without a filing recorded, last year is overdue...
+    overdue = fbar_status_items(date(2025, 10, 16))[1]
+    assert (overdue.level, overdue.value) == ("error", "FinCEN 114 overdue since 2025-10-16")
+    # ...until the owner records the day it was filed: then it is done.
+    fbar_filing_record(year=2024, filed_on=date(2025, 10, 20), reference="", user=None,
+                       today=date(2025, 10, 21))  # fmt: skip
+    assert [i.key for i in fbar_status_items(date(2025, 10, 21))] == ["fbar.current"]
 
 
 @pytest.mark.django_db

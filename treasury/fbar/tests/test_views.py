@@ -49,12 +49,13 @@ def test_the_report_url_names():
 
 
 def test_empty_state_explains_where_accounts_come_from(owner_client, accountant_client):
+    # Nothing stored yet: only this year is offered, and it is empty.
     page = owner_client.get("/fbar/").content.decode()
-    assert "No accounts in 2025" in page
+    assert "No accounts in 2026" in page
     assert "Add a foreign account" in page
     assert "$0" in page
     readonly = accountant_client.get("/fbar/").content.decode()
-    assert "No accounts in 2025" in readonly
+    assert "No accounts in 2026" in readonly
     assert "the owner adds them" in readonly
 
 
@@ -69,8 +70,8 @@ def test_owner_sees_the_worksheet_with_masked_numbers_and_the_forms(owner_client
     assert "•••• 3000" in page
     assert "•••• 5678" in page
     assert NUMBER not in page  # masked on screen, owner included
-    assert "April 15, 2026" in page
-    assert "October 15, 2026" in page
+    assert "2026-04-15" in page
+    assert "2026-10-15" in page
     assert "Mark not foreign" in page
     assert 'action="/fbar/settings/"' in page
     assert "U.S. Treasury Reporting Rate (rate for December 31" in page
@@ -90,18 +91,23 @@ def test_accountant_sees_the_same_figures_and_no_forms(accountant_client):
 
 def test_report_page_query_count_is_pinned_and_flat(owner_client, django_assert_num_queries):
     seed()
-    # session, user, then: accounts, daily rows, snapshots, settings, Treasury rates,
-    # this year's monitor result, the year's alerts.
-    with django_assert_num_queries(9):
+    # session, user, then: the first year with data, accounts, daily rows, reported
+    # balances, settings, Treasury rates, the year's filing, this year's monitor result,
+    # the year's alerts.
+    with django_assert_num_queries(11):
         owner_client.get("/fbar/2025/")
     for n in range(6):
         lines(wise_account("USD" if n % 2 else "EUR"), (date(2025, 4, n + 1), "100.00"))
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(11):
         response = owner_client.get("/fbar/2025/")
     assert response.status_code == 200
 
 
 def test_a_year_outside_the_range_is_not_found(owner_client):
+    lines(wise_account("USD"), (date(2024, 3, 1), "10.00"))  # data from 2024 on
+    assert owner_client.get("/fbar/0/").status_code == 404
+    assert owner_client.get("/fbar/?year=0").status_code == 404
+    assert owner_client.get("/fbar/2023/").status_code == 404  # before any data
     assert owner_client.get("/fbar/1999/").status_code == 404
     assert owner_client.get("/fbar/2027/").status_code == 404
     assert owner_client.get("/fbar/?year=abc").status_code == 400  # a wrong query: named
@@ -144,8 +150,9 @@ def test_the_flag_toggle_returns_the_recomputed_worksheet(owner_client):
 
 def test_undecided_accounts_are_flagged_for_a_decision(owner_client):
     wise = CashAccount.objects.create(
-        institution=Institution.objects.create(name="Wise", kind="WISE"), name="GBP", currency="GBP"
-    )
+        institution=Institution.objects.create(name="Wise", kind="WISE"), name="GBP",
+        currency="GBP", opened_on=date(2025, 1, 1),
+    )  # fmt: skip
     page = owner_client.get("/fbar/2025/").content.decode()
     assert "1 account to decide." in page
     assert "depends on the Wise entity holding it" in page
@@ -234,7 +241,7 @@ def test_month_end_balances_refuse_an_unended_month_and_an_inexact_amount(owner_
     url = reverse("fbar:balance-add", args=[yen.pk])
     future = owner_client.post(url, {"year": 2026, "month": 2, "balance": "100"})
     assert future.status_code == 400
-    assert "February 2026 has not ended" in future.content.decode()
+    assert "2026-02 has not ended" in future.content.decode()
     inexact = owner_client.post(url, {"year": 2026, "month": 1, "balance": "100.5"})
     assert inexact.status_code == 400
     assert "100.5 JPY has more than 0 decimals" in inexact.content.decode()
@@ -305,7 +312,7 @@ def test_csv_download_for_the_owner_has_whole_numbers(owner_client):
     summary = dict(row for row in rows if len(row) == 2)
     assert summary["Aggregate of maximum values (USD)"] == "11766"
     assert summary["FinCEN 114 required"] == "yes"
-    assert summary["Due"] == "April 15, 2026; extended automatically to October 15, 2026"
+    assert summary["Due"] == "2026-04-15; extended automatically to 2026-10-15"
     assert summary["Form 8938 required"] == "no"
     header = rows.index(next(c for c in rows if c and c[0] == "Account"))
     table = [dict(zip(rows[header], row, strict=True)) for row in rows[header + 1 :]]
@@ -368,7 +375,7 @@ def test_pdf_download_name_and_contents(owner_client, accountant_client):
 
 def test_a_year_with_25_accounts_gives_only_their_number(owner_client):
     for _ in range(25):
-        wise_account("USD")
+        wise_account("USD", opened_on=date(2025, 1, 1))
     page = owner_client.get("/fbar/2025/").content.decode()
     assert "25 foreign accounts." in page
     assert "takes only their number" in page

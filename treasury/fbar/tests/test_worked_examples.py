@@ -329,7 +329,7 @@ def test_snapshots_reported_by_the_institution_count_too():
 
     row = row_of(year_2025(), account)
 
-    assert (row.max_usd, row.max_origin) == (3500, "wise balance")
+    assert (row.max_usd, row.max_origin) == (3500, "reported by Wise")
 
 
 def date_at(day: date):

@@ -68,7 +68,9 @@ def _figures(result: FbarYear) -> dict[str, Any]:
         "due": f"{result.due:%Y-%m-%d}",
         "extended_due": f"{result.extended_due:%Y-%m-%d}",
         "missing_rates": sorted(result.missing_rates),
-        "form_8938_required": form.required,
+        "form_8938_status": form.status,
+        # None while undetermined: an account without a rate could tip either way.
+        "form_8938_required": form.required if form.determined else None,
         "form_8938_year_end_usd": form.year_end_usd,
         "form_8938_any_time_usd": form.any_time_usd,
     }
