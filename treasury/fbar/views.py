@@ -99,7 +99,7 @@ def report(request: HttpRequest, year: int | None = None) -> HttpResponse:
     years = selectors.report_years(today)
     asked = year
     if asked is None:  # a malformed ?year= is a 400; a year not offered, a 404
-        asked = param_int(request.GET, "year", minimum=1, maximum=9999)
+        asked = param_int(request.GET, "year", minimum=0, maximum=9999)
     if asked is None:
         year = selectors.default_report_year(today, years)
     else:

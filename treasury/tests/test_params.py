@@ -162,7 +162,7 @@ def test_rule_from_a_line_with_unicode_or_huge_ids(owner_client, books, value):
 def test_fbar_year_out_of_range_gets_a_400_page(accountant_client):
     page = accountant_client.get(reverse("fbar:report"), {"year": "99999"})
     assert page.status_code == 400
-    assert b"year: expected a whole number from 2000" in page.content
+    assert b"year: expected a whole number from 0 to 9999" in page.content
     assert b"This page with its defaults" in page.content
 
 

@@ -9,12 +9,15 @@ that is right. The accountant downloads the masked FBAR worksheet and the transa
 export, cannot change anything, changes their own password and signs out from the admin.
 Then every page is walked at both widths, as each role: none scrolls sideways, and at
 1280 px no table hides a column. The simulators run again from the snapshots the seed
-left, so the admin's actions reach Xero over HTTP. Screenshots land in docs/tour-*.png.
+left, so the admin's actions reach Xero over HTTP. Screenshots land in var/tour/, or in
+docs/tour-*.png (the README's) with BULWARK_TOUR_SCREENSHOTS=docs, so a test run never
+leaves the checkout changed.
 """
 
 import csv
 import io
 import json
+import os
 import re
 from datetime import date
 
@@ -34,7 +37,11 @@ from treasury.money import money_format
 from treasury.services import heartbeat_record
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-DOCS = settings.BASE_DIR / "docs"
+SHOTS = (
+    settings.BASE_DIR / "docs"
+    if os.environ.get("BULWARK_TOUR_SCREENSHOTS") == "docs"
+    else settings.VAR_DIR / "tour"
+)
 PASSWORDS = {username: password for _, username, password in DEMO_USERS}
 NEW_PASSWORD = "a-quiet-ledger-at-noon-73"
 # Whether the page scrolls sideways, (at a desktop width) any table hiding columns, the
@@ -64,8 +71,8 @@ LAYOUT = """() => {
 
 
 def shot(page, name: str) -> None:
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / f"tour-{name}.png"), full_page=False)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"tour-{name}.png"), full_page=False)
 
 
 def sign_in(page, live_server, username: str, password: str = "") -> None:
