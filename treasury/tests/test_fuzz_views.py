@@ -167,10 +167,17 @@ def test_any_view_with_generated_parameters_as_each_role(books, owner, accountan
 
 
 @examples(30)
-@given(route=routes, params=query, method=st.sampled_from(["post", "put", "patch", "delete"]))
+@given(
+    # The reviewed exemptions (test_access: signing out, the accountant's own password
+    # and two-factor device) are the only writes an accountant may make.
+    route=st.one_of(
+        st.sampled_from([r for r in APP if not r.read_only_allowed]),
+        st.sampled_from([r for r in ADMIN if not r.read_only_allowed]),
+    ),
+    params=query,
+    method=st.sampled_from(["post", "put", "patch", "delete"]),
+)
 def test_accountant_writes_nothing_whatever_is_sent(books, accountant, route, params, method):
-    if route.name == "logout":
-        return
     client = _client(accountant)
     with CaptureQueriesContext(connection) as queries:
         response = getattr(client, method)(route.url, dict(params))
