@@ -3,6 +3,8 @@
 
 - `connectwise_sim`: a started simulator holding the MSP's year up to 2025-12-31 (seed 7),
   its callback retries shortened (50 and 100 ms instead of 2 and 4 s) so tests do not wait.
+  A contract violation it saw fails the test; a test that breaks the contract on purpose
+  clears `sim.violations` after asserting on them.
 - `callback_receiver`: a loopback HTTP server that records the callbacks POSTed to it and
   answers each with the next status of `statuses` (200 once they run out).
 """
@@ -34,6 +36,10 @@ def connectwise_sim() -> Iterator[ConnectWiseSimulator]:
         yield sim
     finally:
         sim.stop()
+    # Every exchange was checked against the extracted spec: a violation the test did not
+    # expect (and clear after asserting on it) fails the test, as the suite-wide guard does
+    # for the Xero and Wise simulators.
+    assert not sim.violations, "\n".join(str(v) for v in sim.violations)
 
 
 @dataclass
