@@ -7,9 +7,11 @@ import uuid
 
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+from django.test import Client
 
 from accounts.models import SyncRun, WebhookDelivery
-from accounts.tests.test_wise_webhooks import _event, _post
+from accounts.tests.test_wise_webhooks import URL, _event, _post
 from accounts.wise.webhooks import MAX_BODY_BYTES, MAX_DEPTH
 
 pytestmark = pytest.mark.django_db
@@ -92,3 +94,41 @@ def test_two_different_events_without_steps_are_both_kept(wise_sim, hooked):
     for event in (one, two):
         _post(*_signed(wise_sim, _dumps(event).encode(), str(uuid.uuid4())))
     assert WebhookDelivery.objects.count() == 2
+
+
+@pytest.fixture
+def refusing_database():
+    """A database refusing every new delivery with a constraint of its own (a trigger), as
+    a full disk or a check would: an IntegrityError that is not the deduplication's."""
+    table = WebhookDelivery._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION refuse_delivery() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION "
+                "'refused' USING ERRCODE = 'check_violation'; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_delivery()"
+            )
+        else:
+            cursor.execute(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON {table} "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+    yield
+
+
+def test_a_delivery_the_database_refuses_is_not_called_a_duplicate(
+    wise_sim, hooked, refusing_database
+):
+    # Answered "duplicate", Wise would never send it again and the sync it asks for would be
+    # lost; a server error makes Wise redeliver it.
+    body = _dumps(_event(wise_sim)).encode()
+    headers = _signed(wise_sim, body, str(uuid.uuid4()))[1]
+    response = Client(raise_request_exception=False).post(
+        URL, data=body, content_type="application/json", headers=headers
+    )
+    assert response.status_code == 500
+    assert not WebhookDelivery.objects.exists()
+    assert not SyncRun.objects.filter(status=SyncRun.Status.QUEUED).exists()

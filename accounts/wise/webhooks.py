@@ -142,17 +142,26 @@ def wise_webhook_receive(
     event = _event_parse(body)
     event_type = (_typed(event, "event_type", str, "") or "")[:60]
     balance = _balance_event(event) if event_type == BALANCE_UPDATE else None
+    delivery_id = (delivery_id or None) and delivery_id[:100]
+    event_key = _event_key(event, balance)
     with transaction.atomic():
         try:
             with transaction.atomic():
                 delivery = WebhookDelivery.objects.create(
-                    delivery_id=(delivery_id or None) and delivery_id[:100],
-                    event_key=_event_key(event, balance),
+                    delivery_id=delivery_id,
+                    event_key=event_key,
                     event_type=event_type,
                     is_test=is_test,
                     payload=event,
                 )
         except IntegrityError:
+            # Only a delivery already recorded is a duplicate; any other refusal by the
+            # database must fail the request, so Wise redelivers instead of us dropping it.
+            seen = WebhookDelivery.objects.filter(event_key=event_key)
+            if delivery_id is not None:
+                seen |= WebhookDelivery.objects.filter(delivery_id=delivery_id)
+            if not seen.exists():
+                raise
             return WebhookOutcome("duplicate")
         if is_test or balance is None:
             return WebhookOutcome("ignored")
