@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from accounts.models import BalanceSnapshot, CashAccount, StatementCursor, SyncRun
+from accounts.models import BalanceGap, BalanceSnapshot, CashAccount, StatementCursor, SyncRun
 from accounts.statements.services import statement_import
 from accounts.wise.sync import wise_connection_sync
 from simulators.wise.generator import PROFILE_BUSINESS
@@ -29,6 +29,15 @@ def test_statements_come_from_files_and_the_balance_is_still_proved(
     assert run.status == SyncRun.Status.SUCCEEDED
     assert run.detail["statements"] == "FILES"
     assert "UK and EEA" in run.detail["notice"]
+    # No lines yet: the proof fails, and says what the owner can do about it (a sync
+    # cannot fetch these lines again).
+    assert eur.statement_cursor.proof_status == StatementCursor.Proof.MISMATCH
+    [gap] = BalanceGap.objects.filter(account=eur, resolved_at__isnull=True)
+    assert "import a statement file of the lines from" in gap.reason
+    assert "next sync" not in gap.reason
+    before = owner_client.get("/accounts/").content.decode()
+    assert "import the statement that covers it" in before
+    assert "re-fetched on the next sync" not in before
 
     # The owner downloads the balance's statement from Wise's website and imports it.
     data = wise_sim.statement_file(

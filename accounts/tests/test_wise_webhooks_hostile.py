@@ -97,7 +97,7 @@ def test_two_different_events_without_steps_are_both_kept(wise_sim, hooked):
 
 
 @pytest.fixture
-def refusing_database():
+def refusing_database() -> None:
     """A database refusing every new delivery with a constraint of its own (a trigger), as
     a full disk or a check would: an IntegrityError that is not the deduplication's."""
     table = WebhookDelivery._meta.db_table
@@ -116,7 +116,6 @@ def refusing_database():
                 f"CREATE TRIGGER refuse BEFORE INSERT ON {table} "
                 "BEGIN SELECT RAISE(ABORT, 'refused'); END"
             )
-    yield
 
 
 def test_a_delivery_the_database_refuses_is_not_called_a_duplicate(

@@ -108,6 +108,7 @@ def balance_prove(
     cursor: StatementCursor,
     wise: WiseBalance,
     at: datetime,
+    from_files: bool = False,
 ) -> Proof:
     """Compare Wise's balance at `at` with the stored lines; open or resolve gaps.
 
@@ -155,7 +156,12 @@ def balance_prove(
                 f"Stored lines add up to {money_format(from_minor(stored, account.currency), account.currency)}"  # noqa: E501
                 f" but Wise reports {money_format(wise.cash_amount, account.currency)}"
                 f" (difference {money_format(difference, account.currency)});"
-                f" lines from {start:%Y-%m-%d} are fetched again on the next sync."
+                + (
+                    f" import a statement file of the lines from {start:%Y-%m-%d}"
+                    " (Wise gives this token no statements of the balance)."
+                    if from_files
+                    else f" lines from {start:%Y-%m-%d} are fetched again on the next sync."
+                )
             ),
         )
     logger.warning("Balance proof failed for %s: stored %s, Wise %s", account, stored, wise_minor)

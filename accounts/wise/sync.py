@@ -335,7 +335,12 @@ def _account_sync_leased(
             account=account, cursor=cursor, owner=owner, statement=statement, upper=upper, run=run
         )
     proof = balance_prove(
-        account=account, connection=connection, cursor=cursor, wise=wise, at=proof_at
+        account=account,
+        connection=connection,
+        cursor=cursor,
+        wise=wise,
+        at=proof_at,
+        from_files=bool(from_files),
     )
     return sync_run_finish(
         run,
