@@ -320,6 +320,10 @@ XERO_CONCURRENCY = env.int("XERO_CONCURRENCY", default=5)
 XERO_MINUTE_LIMIT = env.int("XERO_MINUTE_LIMIT", default=60)
 # Calls of the daily budget (5,000; 1,000 on Starter) kept back: posting stops there.
 XERO_DAY_RESERVE = env.int("XERO_DAY_RESERVE", default=100)
+# One push and one read-back at a time per organisation: a run holds its lease this long,
+# renewed after every batch; a worker killed on another host blocks them at most this long
+# (on its own host, a dead holder's lease is taken over at once). Above the task time limit.
+XERO_LEASE_SECONDS = env.int("XERO_LEASE_SECONDS", default=900)
 # The longest Retry-After a run waits out; a longer one stops the run until later.
 XERO_MAX_WAIT_SECONDS = env.int("XERO_MAX_WAIT_SECONDS", default=65)
 

@@ -1,7 +1,6 @@
 """The Wise sync against the simulator over real HTTP: complete, idempotent, fault
 tolerant, proved against Wise's balances."""
 
-import socket
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +27,7 @@ from accounts.tests.wise_helpers import (
 from accounts.wise.sync import wise_account_sync, wise_balances_sync, wise_connection_sync
 from simulators.wise.generator import PROFILE_BUSINESS
 from treasury.money import to_minor
+from treasury.processes import host_id
 
 pytestmark = pytest.mark.django_db
 
@@ -301,7 +301,7 @@ def test_a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once(
     )
     StatementCursor.objects.create(
         account=account,
-        lock_owner=f"{socket.gethostname()}:{dead.stdout.strip()}:{interrupted.pk}:abc",
+        lock_owner=f"{host_id()}:{dead.stdout.strip()}:0a1b2c3d:{interrupted.pk}:abc",
         locked_until=datetime.now(UTC) + timedelta(minutes=5),
     )
     assert wise_account_sync(account=account).status == SyncRun.Status.SUCCEEDED

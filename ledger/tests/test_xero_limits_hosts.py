@@ -19,19 +19,12 @@ from django.conf import settings
 
 from ledger.tests.helpers import connected
 from ledger.tests.test_xero_push_kill import _xero_env
-from treasury.tests.workers import database_url
+from treasury.tests.workers import database_url, two_hosts
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not (
-            os.environ.get("REDIS_URL")
-            and os.environ.get("DATABASE_URL", "").startswith("postgres")
-        ),
-        reason="two hosts share only PostgreSQL and Redis: set DATABASE_URL (postgres://) "
-        "and REDIS_URL, as CI does",
-    ),
+    two_hosts,
 ]
 THREADS, CALLS = 6, 4
 

@@ -13,10 +13,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from django.conf import settings
 from django.db import connection as db
 
 from treasury.celery import app
+
+# Tests of two hosts: their processes share nothing but PostgreSQL and Redis.
+two_hosts = pytest.mark.skipif(
+    not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL", "").startswith("postgres")),
+    reason="two hosts share only PostgreSQL and Redis: set DATABASE_URL (postgres://) and "
+    "REDIS_URL, as CI does",
+)
 
 
 def database_url() -> str:
