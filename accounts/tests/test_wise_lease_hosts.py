@@ -3,12 +3,11 @@
 taken over only once it has expired, and then the run it guarded is marked interrupted."""
 
 import socket
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 from accounts.models import CashAccount, StatementCursor, SyncRun
 from accounts.wise.sync import wise_account_sync, wise_balances_sync
+from treasury.tests.workers import pid_gone
 
 
 def test_a_lease_of_a_container_with_this_hosts_name_waits_for_its_expiry(
@@ -16,12 +15,7 @@ def test_a_lease_of_a_container_with_this_hosts_name_waits_for_its_expiry(
 ):
     wise_balances_sync(connection=wise_connection)
     account = CashAccount.objects.get(wise_balance_id=70002)
-    gone = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()  # a pid that runs nothing here: it would be taken at once were it ours
+    gone = pid_gone()  # a pid that runs nothing here: taken at once were it of this host
     holder = SyncRun.objects.create(
         kind=SyncRun.Kind.WISE_STATEMENTS, account=account, status=SyncRun.Status.RUNNING
     )

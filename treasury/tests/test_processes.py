@@ -2,20 +2,9 @@
 
 import os
 import socket
-import subprocess
-import sys
 
 from treasury.processes import holder_is_dead, host_id, process_name
-
-
-def _dead_pid() -> int:
-    done = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return int(done.stdout)
+from treasury.tests.workers import pid_gone
 
 
 def test_a_process_is_named_by_its_host_pid_and_a_token_of_its_own():
@@ -28,7 +17,7 @@ def test_a_process_is_named_by_its_host_pid_and_a_token_of_its_own():
 
 
 def test_a_dead_process_of_this_host_is_known_dead():
-    assert holder_is_dead(f"{host_id()}:{_dead_pid()}:0a1b2c3d:17:nonce")
+    assert holder_is_dead(f"{host_id()}:{pid_gone()}:0a1b2c3d:17:nonce")
 
 
 def test_this_process_is_alive_but_an_earlier_holder_of_its_pid_is_not():
@@ -37,7 +26,7 @@ def test_this_process_is_alive_but_an_earlier_holder_of_its_pid_is_not():
 
 
 def test_a_holder_of_another_host_or_pid_namespace_is_never_judged_by_its_pid():
-    dead = _dead_pid()
+    dead = pid_gone()
     assert not holder_is_dead(f"host-b:{dead}:0a1b2c3d")
     same_name_other_namespace = f"{socket.gethostname()}~00000000.1:{dead}:0a1b2c3d"
     assert not holder_is_dead(same_name_other_namespace)

@@ -79,6 +79,17 @@ def workers(**env: str) -> Iterator[Callable[[], Worker]]:
             worker.stop()
 
 
+def pid_gone() -> int:
+    """A pid that ran a process here and runs nothing now (its process exited)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
 def wait_for(check: Callable[[], Any], *, timeout: float = 90, what: str = "") -> Any:
     """Poll `check` (a database read) until it is truthy."""
     deadline = time.monotonic() + timeout
