@@ -221,10 +221,12 @@ def semaphore(name: str, size: int, *, ttl: float) -> Semaphore:
     return FileSemaphore(Path(settings.VAR_DIR) / "slots" / _safe(name), size)
 
 
-def shared_forget() -> int:
-    """Drop every shared count under this deployment's prefix (tests; a reset by hand)."""
+def shared_forget(pattern: str = "*") -> int:
+    """Drop the shared counts whose key (after the prefix) matches `pattern` (a glob): all
+    of this deployment's by default (tests; a reset by hand)."""
     if not shared():
         return 0
     client = redis_client()
-    names = list(client.scan_iter(match=f"{settings.BULWARK_REDIS_PREFIX}:limits:*", count=500))
+    match = f"{settings.BULWARK_REDIS_PREFIX}:limits:{pattern}"
+    names = list(client.scan_iter(match=match, count=500))
     return client.delete(*names) if names else 0
