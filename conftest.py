@@ -26,6 +26,16 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _shared_limits_fresh():
+    """Each test starts with empty shared windows and slots (the simulators' organisations
+    carry the same ids in every test), as it starts with a fresh simulator."""
+    from treasury import limits
+
+    yield
+    limits.shared_forget()
+
+
 @pytest.fixture
 def owner(db) -> User:
     return user_create_owner(username="olivia", email="olivia@example.com", password=PASSWORD)

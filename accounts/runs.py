@@ -1,13 +1,15 @@
 """Runs left RUNNING by a process that no longer exists: taken over, or swept and queued again.
 
-Every long job marks its `SyncRun` RUNNING with `detail["process"]` = `host:pid`
-(`process_name`). A process killed mid-way (SIGKILL, the OOM killer, a container
-restart) leaves that run RUNNING and its lease set. Nothing waits for that to expire:
+Every long job marks its `SyncRun` RUNNING with `detail["process"]` = `host:pid:token`
+(`treasury.processes.process_name`). A process killed mid-way (SIGKILL, the OOM killer, a
+container restart) leaves that run RUNNING and its lease set. Leases are rows of the
+shared database (PostgreSQL in production), so every host sees the same holder:
 
 - **Leases** are taken over at once when their holder is a dead process of this host
-  (`owner_is_dead`; `runs_holders_dead` for the leases that keep no owner themselves:
+  (`holder_is_dead`; `runs_holders_dead` for the leases that keep no owner themselves:
   the Xero push and read-back, reconciliation). A compare-and-set on the lease's old
-  value lets one taker win.
+  value lets one taker win. A holder on another host cannot be checked by pid: its
+  lease is taken over once it expires, as its holder renews it while it works.
 - **The sweep** (`runs_sweep`, beat, every minute) finds RUNNING runs whose process is
   dead, marks them FAILED "Interrupted" (`detail["interrupted"]`) and queues each again
   through what its app registered (`run_requeue_register(kind, fn)`), which first frees
@@ -22,8 +24,6 @@ A task redelivered after its run was swept finds the run finished and does nothi
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,27 +33,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import SyncRun
-from treasury.processes import pid_alive
+from treasury.processes import holder_is_dead, host_id, process_name
 
 logger = logging.getLogger("bulwark.runs")
 
 INTERRUPTED = "Interrupted: the process running this stopped"
 Requeue = Callable[[SyncRun], "SyncRun | None"]
 _requeue: dict[str, Requeue] = {}
-
-
-def process_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def owner_is_dead(owner: str) -> bool:
-    """Whether `owner` (`host:pid[:...]`) was a process of this host that no longer runs."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    return pid != os.getpid() and not pid_alive(pid)
 
 
 def run_process_mark(run: SyncRun, **detail: Any) -> dict[str, Any]:
@@ -69,9 +55,9 @@ def _stale_before(now: datetime) -> datetime:
 def run_is_orphaned(run: SyncRun, *, now: datetime | None = None) -> bool:
     """Whether a RUNNING run's process is gone (dead here, or far past any time limit)."""
     owner = str(run.detail.get("process", ""))
-    if owner_is_dead(owner):
+    if holder_is_dead(owner):
         return True
-    foreign = not owner.startswith(socket.gethostname() + ":")
+    foreign = owner.split(":", 1)[0] != host_id()
     return foreign and run.started_at < _stale_before(now or timezone.now())
 
 
@@ -120,6 +106,13 @@ def runs_orphaned_fail(*, exclude: int | None = None, **filters: Any) -> int:
         for run in running.only("pk", "detail", "started_at")
         if run_is_orphaned(run)
     )
+
+
+def runs_lease_lapsed_fail(*, exclude: int, **filters: Any) -> int:
+    """Mark interrupted every other RUNNING run matching `filters`, on taking over their
+    lease after it expired: a live holder renews its lease, so it stopped (on any host)."""
+    running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, **filters).exclude(pk=exclude)
+    return sum(run_interrupted_mark(pk) for pk in running.values_list("pk", flat=True))
 
 
 def run_superseded(run_id: int | None) -> bool:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import secrets
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
@@ -19,6 +20,7 @@ from accounts.runs import (
     lease_release_orphaned,
     run_process_mark,
     runs_holders_dead,
+    runs_lease_lapsed_fail,
     runs_orphaned_fail,
 )
 from ledger.models import Posting, XeroAccount, XeroConnection, XeroOrganisation
@@ -27,7 +29,7 @@ from ledger.xero import mapping, oauth
 from ledger.xero.client import AuthorizationFailed, XeroError
 from ledger.xero.limits import DayBudgetLow
 from ledger.xero.pull import Puller
-from ledger.xero.push import Pusher, PushResult, lines_unposted
+from ledger.xero.push import LeaseLost, Pusher, PushResult, lines_unposted
 from ledger.xero.session import (
     budget_record,
     client_for_connection,
@@ -36,7 +38,6 @@ from ledger.xero.session import (
 )
 from ledger.xero.tokens import StoredTokens
 
-LEASE = timedelta(minutes=15)
 NEW = "new"
 
 
@@ -258,21 +259,38 @@ def _code(value: str) -> str:
 # --- push and pull -------------------------------------------------------------------------
 
 
-def _lease(organisation: XeroOrganisation, field: str, run: SyncRun) -> bool:
+def _lease(organisation: XeroOrganisation, field: str, run: SyncRun) -> datetime | None:
     """Take the push (or pull) lease: free, expired, or held by a process that died (every
-    other RUNNING run of this kind here belongs to a dead process: taken over at once)."""
+    other RUNNING run of this kind here belongs to a dead process: taken over at once).
+    Returns the expiry set, which is also the holder's token: renewing and releasing
+    compare-and-set on it, so a run that outlived its lease never frees its taker's."""
     now = timezone.now()
+    until = now + timedelta(seconds=settings.XERO_LEASE_SECONDS)
     rows = XeroOrganisation.objects.filter(pk=organisation.pk)
-    free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
-    if rows.filter(free).update(**{field: now + LEASE}):
-        return True
     held = rows.values_list(field, flat=True).first()
+    free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
+    if rows.filter(free).update(**{field: until}):
+        if held is not None and held < now:  # lapsed: its holder stopped, on some host
+            runs_lease_lapsed_fail(
+                exclude=run.pk, kind=run.kind, detail__organisation=organisation.pk
+            )
+        return until
     if held is None or not runs_holders_dead(
         kind=run.kind, exclude=run.pk, organisation=organisation.pk
     ):
-        return False
+        return None
     # Compare-and-set on the dead holder's value: of two takers, one wins.
-    return bool(rows.filter(**{field: held}).update(**{field: now + LEASE}))
+    return until if rows.filter(**{field: held}).update(**{field: until}) else None
+
+
+def _lease_renew(organisation: XeroOrganisation, field: str, held: datetime) -> datetime:
+    """Hold the lease for another `XERO_LEASE_SECONDS`; `LeaseLost` if another run took it."""
+    until = timezone.now() + timedelta(seconds=settings.XERO_LEASE_SECONDS)
+    if not XeroOrganisation.objects.filter(pk=organisation.pk, **{field: held}).update(
+        **{field: until}
+    ):
+        raise LeaseLost("Another push took over (this one ran past its lease)")
+    return until
 
 
 def _run_open(organisation: XeroOrganisation, kind: str) -> SyncRun:
@@ -299,8 +317,8 @@ def xero_run_requeue(run: SyncRun) -> SyncRun | None:
     return None  # the task opens its own run
 
 
-def _lease_release(organisation: XeroOrganisation, field: str) -> None:
-    XeroOrganisation.objects.filter(pk=organisation.pk).update(**{field: None})
+def _lease_release(organisation: XeroOrganisation, field: str, held: datetime) -> None:
+    XeroOrganisation.objects.filter(pk=organisation.pk, **{field: held}).update(**{field: None})
 
 
 def _run_finish(run: SyncRun, status: str, *, error: str = "", **detail: Any) -> SyncRun:
@@ -332,8 +350,10 @@ def xero_push(*, organisation_id: int, limit: int | None = None) -> SyncRun:
     missing = mapping.mapping_complete(organisation)
     if missing:
         return _run_finish(run, SyncRun.Status.SKIPPED, reason="To post, " + "; ".join(missing))
-    if not _lease(organisation, "push_lease_until", run):
+    held = _lease(organisation, "push_lease_until", run)
+    if held is None:
         return _run_finish(run, SyncRun.Status.SKIPPED, reason="Another push is running")
+    lease = [held]
     try:
         # Holding the lease, any other RUNNING push of this organisation was killed.
         runs_orphaned_fail(
@@ -341,15 +361,18 @@ def xero_push(*, organisation_id: int, limit: int | None = None) -> SyncRun:
         )
         run.progress_total = lines_unposted(organisation).count()
         run.save(update_fields=["progress_total"])
-        return _push_run(organisation, run, limit)
+        return _push_run(organisation, run, limit, lease)
     finally:
-        _lease_release(organisation, "push_lease_until")
+        _lease_release(organisation, "push_lease_until", lease[0])
 
 
-def _push_run(organisation: XeroOrganisation, run: SyncRun, limit: int | None) -> SyncRun:
+def _push_run(
+    organisation: XeroOrganisation, run: SyncRun, limit: int | None, lease: list[datetime]
+) -> SyncRun:
     def progress(result: PushResult) -> None:
         run.progress_done = result.posted + result.found + result.refused
         run.save(update_fields=["progress_done"])
+        lease[0] = _lease_renew(organisation, "push_lease_until", lease[0])
 
     try:
         client = client_open(organisation, writes=True)
@@ -386,7 +409,8 @@ def xero_pull(*, organisation_id: int) -> SyncRun:
     run = _run_open(organisation, SyncRun.Kind.XERO_PULL)
     if organisation.paused_until and organisation.paused_until > timezone.now():
         return _run_finish(run, SyncRun.Status.SKIPPED, reason=organisation.pause_reason)
-    if not _lease(organisation, "pull_lease_until", run):
+    held = _lease(organisation, "pull_lease_until", run)
+    if held is None:
         return _run_finish(run, SyncRun.Status.SKIPPED, reason="Another read-back is running")
     try:
         runs_orphaned_fail(
@@ -394,7 +418,7 @@ def xero_pull(*, organisation_id: int) -> SyncRun:
         )
         return _pull_run(organisation, run)
     finally:
-        _lease_release(organisation, "pull_lease_until")
+        _lease_release(organisation, "pull_lease_until", held)
 
 
 def _pull_run(organisation: XeroOrganisation, run: SyncRun) -> SyncRun:

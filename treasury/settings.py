@@ -222,6 +222,9 @@ if not DEBUG:
 
 # --- Celery -----------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Every key Bulwark keeps in Redis besides Celery's (the shared limits of `treasury.limits`)
+# starts with this: two deployments (or two test runs) on one Redis stay apart.
+BULWARK_REDIS_PREFIX = env.str("BULWARK_REDIS_PREFIX", default="bulwark")
 CELERY_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -313,8 +316,14 @@ XERO_SCOPES = env.list(
 )
 # Xero allows 5 calls in flight per organisation; Bulwark keeps to this many.
 XERO_CONCURRENCY = env.int("XERO_CONCURRENCY", default=5)
+# Xero allows 60 calls a minute per organisation; every host together keeps to this many.
+XERO_MINUTE_LIMIT = env.int("XERO_MINUTE_LIMIT", default=60)
 # Calls of the daily budget (5,000; 1,000 on Starter) kept back: posting stops there.
 XERO_DAY_RESERVE = env.int("XERO_DAY_RESERVE", default=100)
+# One push and one read-back at a time per organisation: a run holds its lease this long,
+# renewed after every batch; a worker killed on another host blocks them at most this long
+# (on its own host, a dead holder's lease is taken over at once). Above the task time limit.
+XERO_LEASE_SECONDS = env.int("XERO_LEASE_SECONDS", default=900)
 # The longest Retry-After a run waits out; a longer one stops the run until later.
 XERO_MAX_WAIT_SECONDS = env.int("XERO_MAX_WAIT_SECONDS", default=65)
 

@@ -1,9 +1,6 @@
 """The Wise sync against the simulator over real HTTP: complete, idempotent, fault
 tolerant, proved against Wise's balances."""
 
-import socket
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -28,6 +25,8 @@ from accounts.tests.wise_helpers import (
 from accounts.wise.sync import wise_account_sync, wise_balances_sync, wise_connection_sync
 from simulators.wise.generator import PROFILE_BUSINESS
 from treasury.money import to_minor
+from treasury.processes import host_id
+from treasury.tests.workers import pid_gone
 
 pytestmark = pytest.mark.django_db
 
@@ -290,18 +289,12 @@ def test_a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once(
 ):
     wise_balances_sync(connection=wise_connection)
     account = CashAccount.objects.get(wise_balance_id=70002)
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
     interrupted = SyncRun.objects.create(
         kind=SyncRun.Kind.WISE_STATEMENTS, account=account, status=SyncRun.Status.RUNNING
     )
     StatementCursor.objects.create(
         account=account,
-        lock_owner=f"{socket.gethostname()}:{dead.stdout.strip()}:{interrupted.pk}:abc",
+        lock_owner=f"{host_id()}:{pid_gone()}:0a1b2c3d:{interrupted.pk}:abc",
         locked_until=datetime.now(UTC) + timedelta(minutes=5),
     )
     assert wise_account_sync(account=account).status == SyncRun.Status.SUCCEEDED

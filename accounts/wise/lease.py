@@ -2,8 +2,10 @@
 
 The lease is a `StatementCursor` row taken with one conditional UPDATE (free or expired),
 which is atomic on SQLite (where `select_for_update` is ignored) and on PostgreSQL. Its
-owner names the host, process and run, so a lease or a run left by a process of this
-host that no longer exists (`kill -9`) is taken over at once instead of after expiry.
+owner names the host, process (pid and token) and run, `host:pid:token:run:nonce`, so a
+lease or a run left by a process of this host that no longer exists (`kill -9`) is taken
+over at once; one left by a process of another host, once it expires (the sync renews it
+after every page, so a live one never does).
 """
 
 import uuid
@@ -17,7 +19,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import CashAccount, StatementCursor, SyncRun
-from accounts.runs import owner_is_dead, process_name, run_interrupted_mark, runs_orphaned_fail
+from accounts.runs import run_interrupted_mark, runs_orphaned_fail
+from treasury.processes import holder_is_dead, process_name
 
 __all__ = ["leased", "process_name", "sync_runs_interrupted_fail"]
 INTERRUPTED = "Interrupted: the process running this sync stopped; a later sync resumes it."
@@ -43,12 +46,12 @@ def lease_acquire(cursor: StatementCursor, owner: str) -> bool:
     taken = StatementCursor.objects.filter(free, pk=cursor.pk).update(
         locked_until=until, lock_owner=owner
     )
-    if not taken and previous and owner_is_dead(previous):
+    if not taken and previous and holder_is_dead(previous):
         taken = StatementCursor.objects.filter(pk=cursor.pk, lock_owner=previous).update(
             locked_until=until, lock_owner=owner
         )
-    run_id = (previous or "").split(":")[2:3]
-    own_run = owner.split(":")[2:3]
+    run_id = (previous or "").split(":")[3:4]
+    own_run = owner.split(":")[3:4]
     if taken and run_id and run_id[0].isdigit() and run_id != own_run:
         # The run that held it never finished (unless it is this very run, redelivered
         # to this process by the broker after its first worker was killed).

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from ledger.quickbooks.limits import InProcessLimiter, Limiter
+from ledger.quickbooks.limits import Limiter, limiter_default
 
 API_URL = "https://quickbooks.api.intuit.com"
 SANDBOX_API_URL = "https://sandbox-quickbooks.api.intuit.com"
@@ -272,7 +272,8 @@ class QuickBooksClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.tokens, self.realm_id = tokens, realm_id
-        self.limiter: Limiter = limiter or InProcessLimiter(sleep=sleep)
+        total = timeout.read if isinstance(timeout, httpx.Timeout) else timeout
+        self.limiter: Limiter = limiter or limiter_default(timeout=total or 20.0, sleep=sleep)
         self.attempts, self.throttle_attempts = attempts, throttle_attempts
         self.max_wait, self.sleep = max_wait_seconds, sleep
         self.backoff, self.backoff_cap = backoff_seconds, backoff_cap_seconds

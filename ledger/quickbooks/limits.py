@@ -3,9 +3,9 @@
 Intuit allows 500 requests a minute per company (batch requests included), 120 batch
 requests a minute, and 10 requests in flight per app and company; past them it answers
 429. The client asks a `Limiter` for a slot before every call, so it waits instead of
-spending calls on certain 429s. `InProcessLimiter` keeps the counts in this process
-(threads share it); a limiter shared across processes and hosts (Redis or PostgreSQL)
-implements the same two methods.
+spending calls on certain 429s. `SharedLimiter` keeps the counts in Redis, for every
+process on every host (`REDIS_URL` set: `limiter_default`); `InProcessLimiter` keeps them
+in this process (threads share it), for the embedded single-machine mode.
 """
 
 from __future__ import annotations
@@ -18,10 +18,15 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from treasury import limits
+
 PER_MINUTE = 500
 BATCH_PER_MINUTE = 120
 CONCURRENT = 10
 WINDOW_SECONDS = 60.0
+# A call holds its concurrency slot at most this many HTTP timeouts: the slot of a process
+# killed mid-call frees itself then, never under a live call.
+SLOT_TTL_FACTOR = 4
 
 
 class Limiter(Protocol):
@@ -102,3 +107,36 @@ class InProcessLimiter:
                     continue
             self.waited_seconds += wait
             self.sleep(wait)
+
+
+class SharedLimiter:
+    """The same minute windows and concurrency cap, counted in Redis by every host."""
+
+    def __init__(self, *, slot_ttl: float, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.windows = {"calls": (PER_MINUTE, WINDOW_SECONDS),
+                        "batches": (BATCH_PER_MINUTE, WINDOW_SECONDS)}  # fmt: skip
+        self.slot_ttl, self.sleep = slot_ttl, sleep
+        self.waited_seconds = 0.0
+
+    def _windows(self, realm_id: str) -> limits.RedisWindows:
+        return limits.RedisWindows(f"quickbooks:{realm_id}", self.windows)
+
+    @contextmanager
+    def slot(self, realm_id: str, *, batch: bool) -> Iterator[None]:
+        windows = self._windows(realm_id)
+        while (wait := windows.take(*(("calls", "batches") if batch else ("calls",)))) > 0:
+            self.waited_seconds += wait
+            self.sleep(wait)
+        slots = limits.RedisSemaphore(f"quickbooks:{realm_id}", CONCURRENT, ttl=self.slot_ttl)
+        with slots.slot():
+            yield
+
+    def throttled(self, realm_id: str, *, wait_seconds: float) -> None:
+        self._windows(realm_id).pause(wait_seconds)
+
+
+def limiter_default(*, timeout: float, sleep: Callable[[float], None] = time.sleep) -> Limiter:
+    """Shared across hosts when Redis is configured, else this client's own counts."""
+    if limits.shared():
+        return SharedLimiter(slot_ttl=SLOT_TTL_FACTOR * timeout, sleep=sleep)
+    return InProcessLimiter(sleep=sleep)

@@ -33,6 +33,16 @@ def _xero_env(sim) -> dict[str, str]:
     }
 
 
+def push_killed_after_a_batch(worker, organisation) -> None:
+    """Queue a push for `worker` and kill it (SIGKILL) once a first batch is posted."""
+    xero_push_task.delay(organisation.pk)
+    wait_for(
+        lambda: Posting.objects.filter(state=Posting.State.POSTED).count() >= 50,
+        what="a first batch posted",
+    )
+    worker.kill()
+
+
 def _pushes(**filters):
     return SyncRun.objects.filter(kind=SyncRun.Kind.XERO_PUSH, **filters)
 
@@ -44,13 +54,7 @@ def test_a_push_killed_mid_way_is_taken_over_at_once_and_posts_each_line_once(
     organisation = mapped(owner_client, connected(owner_client, xero_sim), books)
     xero_sim.set_faults(slow_rate=1.0, slow_seconds=0.4, paths="BankTransactions")
     with workers(**_xero_env(xero_sim)) as start:
-        first = start()
-        xero_push_task.delay(organisation.pk)
-        wait_for(
-            lambda: Posting.objects.filter(state=Posting.State.POSTED).count() >= 50,
-            what="a first batch posted",
-        )
-        first.kill()
+        push_killed_after_a_batch(start(), organisation)
         killed = _pushes(status=SyncRun.Status.RUNNING).get()
         assert XeroOrganisation.objects.get().push_lease_until > timezone.now()  # left set
 

@@ -27,7 +27,8 @@ import httpx
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from ledger.xero.limits import Budget, ConcurrencySlots, DayBudgetLow
+from ledger.xero.limits import Budget, DayBudgetLow
+from treasury.limits import Semaphore
 
 API_PATH = "/api.xro/2.0"
 WRITE_METHODS = ("PUT", "POST", "PATCH", "DELETE")
@@ -200,7 +201,7 @@ class XeroClient:
         tenant_id: str | None,
         base_url: str,
         timeout: float,
-        slots: ConcurrencySlots,
+        slots: Semaphore,
         budget: Budget,
         max_wait_seconds: float = 65.0,
         attempts: int = 5,
@@ -290,6 +291,8 @@ class XeroClient:
         retry_after = int(response.headers.get("Retry-After") or 1)
         if problem == "day":
             raise DayBudgetLow(0, retry_after)
+        if problem == "minute":
+            self.budget.throttled(retry_after)
         if retry_after > self.max_wait:
             raise RateLimited(problem, retry_after)
         self.budget.waited_seconds += retry_after

@@ -111,6 +111,10 @@ class _Stopped(Exception):
     """Stop this run cleanly; the next one carries on (its reason is kept)."""
 
 
+class LeaseLost(_Stopped):
+    """Another run took the organisation's push lease (ours had expired): stop cleanly."""
+
+
 class _Wait(Exception):
     """The line cannot be built yet (its conversion's other leg is not posted)."""
 

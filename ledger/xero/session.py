@@ -11,8 +11,13 @@ from django.utils import timezone
 
 from ledger.models import XeroConnection, XeroOrganisation
 from ledger.xero.client import WRITE_METHODS, XeroClient, XeroError
-from ledger.xero.limits import Budget, ConcurrencySlots
+from ledger.xero.limits import Budget, SharedCounts
 from ledger.xero.tokens import StoredTokens
+from treasury import limits
+
+# A call holds its slot at most this many HTTP timeouts (connect, send, wait, read): the
+# slot of a process killed mid-call frees itself then, never under a live call.
+SLOT_TTL_FACTOR = 4
 
 
 class NotConnected(XeroError):
@@ -65,10 +70,21 @@ def client_for_connection(
         tenant_id=tenant_id,
         base_url=settings.XERO_API_URL,
         timeout=settings.HTTP_TIMEOUT_SECONDS,
-        slots=ConcurrencySlots(
-            settings.VAR_DIR / "xero-slots", tenant_id or "custom", settings.XERO_CONCURRENCY
+        slots=limits.semaphore(
+            f"xero:{tenant_id or 'custom'}",
+            settings.XERO_CONCURRENCY,
+            ttl=SLOT_TTL_FACTOR * settings.HTTP_TIMEOUT_SECONDS,
         ),
-        budget=Budget(day_reserve=settings.XERO_DAY_RESERVE),
+        budget=Budget(
+            day_reserve=settings.XERO_DAY_RESERVE,
+            shared=SharedCounts(
+                tenant_id or "custom",
+                minute_limit=settings.XERO_MINUTE_LIMIT,
+                day_reserve=settings.XERO_DAY_RESERVE,
+            )
+            if limits.shared()
+            else None,
+        ),
         max_wait_seconds=settings.XERO_MAX_WAIT_SECONDS,
     )
 

@@ -213,7 +213,9 @@ class XeroSimulator(SimulatorServer):
         self.writes = 0
         self.token_refreshes = 0
         self.rate_limited = 0
-        self.max_in_flight = 0
+        self.rate_limited_by: dict[str, int] = {}  # 429s per problem: concurrent, minute, day
+        self.max_in_flight = 0  # the most calls of one organisation served at once
+        self.max_in_flight_asked = 0  # ... and asked for at once (refused ones too)
 
     def reset(self) -> None:
         with self.lock:
@@ -265,7 +267,9 @@ class XeroSimulator(SimulatorServer):
                 "writes": self.writes,
                 "token_refreshes": self.token_refreshes,
                 "rate_limited": self.rate_limited,
+                "rate_limited_by": dict(self.rate_limited_by),
                 "max_in_flight": self.max_in_flight,
+                "max_in_flight_asked": self.max_in_flight_asked,
                 "organisations": {
                     org.tenant_id: {
                         "name": org.name,
@@ -652,6 +656,7 @@ class XeroSimulator(SimulatorServer):
                 if now - window.started >= seconds:
                     window.started, window.used = now, 0
             problem_name, retry = None, 0
+            self.max_in_flight_asked = max(self.max_in_flight_asked, load.in_flight + 1)
             if limits.enabled:
                 if load.in_flight >= limits.concurrent:
                     problem_name, retry = "concurrent", 1
@@ -663,6 +668,7 @@ class XeroSimulator(SimulatorServer):
                     retry = math.ceil(load.minute.started + limits.minute_seconds - now)
             if problem_name:
                 self.rate_limited += 1
+                self.rate_limited_by[problem_name] = self.rate_limited_by.get(problem_name, 0) + 1
                 headers = {
                     **self._limit_headers(tenant_id),
                     "X-Rate-Limit-Problem": problem_name,

@@ -20,3 +20,6 @@ os.environ["BULWARK_VAR_DIR"] = tempfile.mkdtemp(prefix="bulwark-test-")
 # Tasks of this test process go to its own queue: on a shared Redis, the workers that
 # crash tests start never take another process's tasks.
 os.environ["CELERY_QUEUE"] = f"test-{uuid.uuid4().hex[:8]}"
+# Likewise its shared limits (`treasury.limits`): the workers it starts count with it, and
+# no other test process's calls fill its windows.
+os.environ["BULWARK_REDIS_PREFIX"] = f"test-{uuid.uuid4().hex[:8]}"

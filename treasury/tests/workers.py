@@ -13,10 +13,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from django.conf import settings
 from django.db import connection as db
 
 from treasury.celery import app
+
+# Tests of two hosts: their processes share nothing but PostgreSQL and Redis.
+two_hosts = pytest.mark.skipif(
+    not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL", "").startswith("postgres")),
+    reason="two hosts share only PostgreSQL and Redis: set DATABASE_URL (postgres://) and "
+    "REDIS_URL, as CI does",
+)
 
 
 def database_url() -> str:
@@ -69,6 +77,17 @@ def workers(**env: str) -> Iterator[Callable[[], Worker]]:
     finally:
         for worker in started:
             worker.stop()
+
+
+def pid_gone() -> int:
+    """A pid that ran a process here and runs nothing now (its process exited)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
 
 
 def wait_for(check: Callable[[], Any], *, timeout: float = 90, what: str = "") -> Any:

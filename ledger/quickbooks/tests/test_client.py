@@ -4,6 +4,7 @@ writes under faults."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +23,7 @@ from ledger.quickbooks.client import (
     StaleObject,
     ValidationFailed,
 )
-from ledger.quickbooks.limits import InProcessLimiter
+from ledger.quickbooks.limits import InProcessLimiter, SharedLimiter
 from simulators.quickbooks import seed
 from simulators.quickbooks.fixtures import REDIRECT_URI
 from simulators.quickbooks.server import REFRESH_GRACE_SECONDS, QuickBooksSimulator
@@ -414,3 +415,26 @@ def test_the_limiter_keeps_within_the_minute_and_the_concurrency_caps(qbo_sim):
     assert qbo_sim.rate_limited == 0  # the limiter waited instead
     assert sleeps
     assert paced.waited_seconds >= 60
+
+
+@pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"), reason="the shared limiter lives in Redis: set REDIS_URL"
+)
+def test_clients_of_two_hosts_share_the_companys_ten_slots(qbo_sim):
+    """Each client makes its own default limiter, as a process on another host would: with
+    Redis configured they count together, and the company never sees an eleventh call."""
+    qbo_sim.latency = 0.1
+    first, second = client_for(qbo_sim), client_for(qbo_sim)
+    assert isinstance(first.limiter, SharedLimiter)
+    with first, second:
+        threads = [
+            threading.Thread(target=client.preferences)
+            for client in (first, second)
+            for _ in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert qbo_sim.rate_limited == 0
+    assert qbo_sim.max_in_flight == 10
