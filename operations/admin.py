@@ -57,7 +57,7 @@ class PaymentInline(admin.TabularInline):
     model = InvoicePayment
     extra = 0
     can_delete = False
-    fields = ("cw_id", "type", "amount", "paid_on", "source", "credit_invoice_cw_id")
+    fields = ("cw_id", "type", "amount", "currency", "paid_on", "source", "credit_invoice_cw_id")
     readonly_fields = fields
 
 

@@ -10,18 +10,27 @@ decimals in the record's currency; credit memos are invoices of type `CreditMemo
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import F, Q
 from django.utils import timezone
 
 from treasury.crypto import EncryptedTextField
 from treasury.fields import ExactDecimalField
+from treasury.money import from_minor
 
 
 def _amount(**options: object) -> ExactDecimalField:
-    # Four places hold every ISO 4217 minor unit (KWD has 3); the sync refuses an amount
-    # finer than its currency allows, so nothing is rounded on the way in.
+    # A line's figure as ConnectWise bills it (four places; never compared in queries).
     return ExactDecimalField(max_digits=20, decimal_places=4, **options)  # type: ignore[arg-type]
+
+
+def _minor(**options: object) -> models.BigIntegerField:
+    """Money the pages filter and sum: integer minor units of the record's currency, so
+    comparisons and sums are exact on SQLite and PostgreSQL alike (`treasury.money`)."""
+    return models.BigIntegerField(**options)  # type: ignore[arg-type]
 
 
 class ConnectWiseConnection(models.Model):
@@ -189,12 +198,12 @@ class Invoice(Mirrored):
     customer_po = models.CharField(max_length=50, blank=True)
     apply_to_type = models.CharField(max_length=20, blank=True)
     apply_to_id = models.IntegerField(null=True, blank=True)
-    subtotal = _amount()
-    sales_tax = _amount()
-    total = _amount()
-    payments = _amount()
-    credits = _amount()
-    balance = _amount()
+    subtotal_minor = _minor()
+    sales_tax_minor = _minor()
+    total_minor = _minor()
+    payments_minor = _minor()
+    credits_minor = _minor()
+    balance_minor = _minor()
     lines_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
@@ -202,11 +211,16 @@ class Invoice(Mirrored):
         ordering = ["-date", "-cw_id"]
         constraints = [
             models.UniqueConstraint(fields=["connection", "cw_id"], name="cw_invoice_unique"),
-            # balance = total - payments - credits is checked by the sync, which names the
-            # invoice that breaks it: on SQLite these columns hold exact decimal text, and
-            # a CHECK would compare them through floats.
+            # ConnectWise's identity of a balance, in the database too (the sync checks it
+            # first and names the invoice that breaks it).
+            models.CheckConstraint(
+                condition=Q(
+                    balance_minor=F("total_minor") - F("payments_minor") - F("credits_minor")
+                ),
+                name="cw_invoice_balance_adds_up",
+            ),
         ]
-        indexes = [models.Index(fields=["connection", "balance"], name="cw_invoice_open")]
+        indexes = [models.Index(fields=["connection", "balance_minor"], name="cw_invoice_open")]
 
     def __str__(self) -> str:
         return f"{self.number} {self.company_name} {self.total} {self.currency}"
@@ -214,6 +228,18 @@ class Invoice(Mirrored):
     @property
     def is_credit_memo(self) -> bool:
         return self.type == self.CREDIT_MEMO
+
+    @property
+    def total(self) -> Decimal:
+        return from_minor(self.total_minor, self.currency)
+
+    @property
+    def balance(self) -> Decimal:
+        return from_minor(self.balance_minor, self.currency)
+
+    @property
+    def sales_tax(self) -> Decimal:
+        return from_minor(self.sales_tax_minor, self.currency)
 
 
 class InvoiceLine(models.Model):
@@ -251,7 +277,8 @@ class InvoicePayment(Mirrored):
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="applied")
     type = models.CharField(max_length=20)  # Payment, Credit
-    amount = _amount()
+    currency = models.CharField(max_length=3)
+    amount_minor = _minor()
     paid_on = models.DateField(null=True, blank=True)
     source = models.CharField(max_length=100, blank=True)
     credit_invoice_cw_id = models.IntegerField(null=True, blank=True)
@@ -264,7 +291,11 @@ class InvoicePayment(Mirrored):
         ]
 
     def __str__(self) -> str:
-        return f"{self.type} {self.amount} on {self.invoice.number}"
+        return f"{self.type} {self.amount} {self.currency}"
+
+    @property
+    def amount(self) -> Decimal:
+        return from_minor(self.amount_minor, self.currency)
 
 
 class InvoiceRefresh(models.Model):

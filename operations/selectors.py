@@ -20,7 +20,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from operations.models import ConnectWiseConnection, Invoice, SyncCursor
 from treasury.fx.convert import PRECISION, Conversion, RateBook, RateMissing
 from treasury.fx.models import Source
-from treasury.money import quantize
+from treasury.money import from_minor, quantize
 
 BANDS = ("current", "1-30", "31-60", "61-90", "over 90")
 BAND_LABELS = {
@@ -52,7 +52,7 @@ def connections() -> list[ConnectWiseConnection]:
 
 
 def _open() -> Q:
-    return Q(balance__gt=0, deleted_at__isnull=True) & ~Q(type=Invoice.CREDIT_MEMO)
+    return Q(balance_minor__gt=0, deleted_at__isnull=True) & ~Q(type=Invoice.CREDIT_MEMO)
 
 
 # --- the invoices list ------------------------------------------------------------------------
@@ -78,7 +78,7 @@ def invoices_filtered(filters: InvoiceFilters, *, today: date) -> QuerySet[Invoi
     elif filters.status == "overdue":
         rows = rows.filter(_open(), due_date__lt=today)
     elif filters.status == "paid":
-        rows = rows.filter(balance=0).exclude(type=Invoice.CREDIT_MEMO)
+        rows = rows.filter(balance_minor=0).exclude(type=Invoice.CREDIT_MEMO)
     if filters.currency:
         rows = rows.filter(currency=filters.currency)
     if filters.company:
@@ -193,30 +193,37 @@ def receivables(*, as_of: date, base: str, source: str = Source.ECB) -> Receivab
     """The receivables panel as of a day (three queries and one rate book)."""
     open_rows = (
         Invoice.objects.filter(_open(), date__lte=as_of)
-        .values_list("currency", "due_date", "date", "balance")
+        .values_list("currency", "due_date", "date", "balance_minor")
         .order_by()
     )
     per: dict[str, dict[str, Decimal]] = {}
     counts: dict[str, int] = {}
     for currency, due, day, balance in open_rows:
         bands = per.setdefault(currency, dict.fromkeys(BANDS, ZERO))
-        bands[band_of((as_of - (due or day)).days)] += balance
+        bands[band_of((as_of - (due or day)).days)] += from_minor(balance, currency)
         counts[currency] = counts.get(currency, 0) + 1
-    credits = dict(
-        Invoice.objects.filter(type=Invoice.CREDIT_MEMO, balance__lt=0, deleted_at__isnull=True)
+    credits = {
+        currency: from_minor(minor, currency)
+        for currency, minor in Invoice.objects.filter(
+            type=Invoice.CREDIT_MEMO,
+            balance_minor__lt=0,
+            deleted_at__isnull=True,
+            date__lte=as_of,
+        )
         .values_list("currency")
-        .annotate(total=Sum("balance"))
+        .annotate(total=Sum("balance_minor"))
         .order_by()
-    )
-    invoiced = dict(
-        Invoice.objects.filter(
+    }
+    invoiced = {
+        currency: from_minor(minor, currency)
+        for currency, minor in Invoice.objects.filter(
             deleted_at__isnull=True, date__gt=as_of - timedelta(days=DSO_DAYS), date__lte=as_of
         )
         .exclude(type=Invoice.CREDIT_MEMO)
         .values_list("currency")
-        .annotate(total=Sum("total"))
+        .annotate(total=Sum("total_minor"))
         .order_by()
-    )
+    }
     currencies = sorted(set(per) | set(credits))
     book = RateBook.load(source=source, currencies={*currencies, base}, on=as_of)
     rows = []

@@ -54,13 +54,7 @@ from operations.models import (
     SyncCursor,
     TaxCode,
 )
-from treasury.money import (
-    ROUND_HALF_EVEN,
-    UnknownCurrencyError,
-    currency_validate,
-    is_exact,
-    quantize,
-)
+from treasury.money import InexactAmountError, UnknownCurrencyError, currency_validate, to_minor
 
 logger = logging.getLogger("bulwark.connectwise")
 
@@ -169,14 +163,13 @@ def _currency(code: str, what: str) -> str:
 def invoice_fields(invoice: cw.Invoice) -> dict[str, Any]:
     what = f"ConnectWise invoice {invoice.number} (id {invoice.id})"
     currency = _currency(invoice.currency, what)
-    amounts = {
-        name: getattr(invoice, name)
-        for name in ("subtotal", "sales_tax", "total", "payments", "credits", "balance")
-    }
-    for name, value in amounts.items():
-        if not is_exact(value, currency):
-            raise RecordRefused(f"{what}: {name} {value} is finer than {currency} allows")
-        amounts[name] = quantize(value, currency, ROUND_HALF_EVEN)  # exact: only the digits
+    amounts = {}
+    for name in ("subtotal", "sales_tax", "total", "payments", "credits", "balance"):
+        value = getattr(invoice, name)
+        try:
+            amounts[f"{name}_minor"] = to_minor(value, currency)
+        except InexactAmountError as exc:
+            raise RecordRefused(f"{what}: {name} {value} is finer than {currency} allows") from exc
     if invoice.balance != invoice.total - invoice.payments - invoice.credits:
         raise RecordRefused(
             f"{what}: balance {invoice.balance} is not total {invoice.total} less payments "
@@ -224,15 +217,18 @@ def line_fields(line: cw.InvoiceLine, position: int) -> dict[str, Any]:
 
 
 def payment_fields(payment: cw.Payment, currency: str) -> dict[str, Any]:
-    if not is_exact(payment.amount, currency):
+    try:
+        amount = to_minor(payment.amount, currency)
+    except InexactAmountError as exc:
         raise RecordRefused(
             f"ConnectWise payment {payment.id}: {payment.amount} is finer than {currency} allows"
-        )
+        ) from exc
     return {
         "cw_updated_at": payment.updated_at,
         "raw": {},
         "type": payment.type,
-        "amount": quantize(payment.amount, currency, ROUND_HALF_EVEN),
+        "currency": currency,
+        "amount_minor": amount,
         "paid_on": payment.paid_on,
         "source": payment.source,
         "credit_invoice_cw_id": payment.credit_invoice_id,

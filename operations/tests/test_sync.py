@@ -33,11 +33,11 @@ def _mirror(connection):
                 "type",
                 "status",
                 "currency",
-                "total",
-                "balance",
-                "payments",
-                "credits",
-                "sales_tax",
+                "total_minor",
+                "balance_minor",
+                "payments_minor",
+                "credits_minor",
+                "sales_tax_minor",
                 "cw_updated_at",
                 "deleted_at",
             )
@@ -49,11 +49,15 @@ def _mirror(connection):
         ),
         "payments": sorted(
             InvoicePayment.objects.filter(connection=connection).values_list(
-                "cw_id", "invoice__cw_id", "type", "amount", "credit_invoice_cw_id"
+                "cw_id", "invoice__cw_id", "type", "amount_minor", "credit_invoice_cw_id"
             )
         ),
         "companies": Company.objects.filter(connection=connection).count(),
     }
+
+
+def _minor(amount):
+    return int(amount * 100)  # the simulator's currencies all have cents
 
 
 def _expected(sim):
@@ -71,12 +75,13 @@ def _expected(sim):
                           invoice["agreementAmount"]))  # fmt: skip
     return {
         "invoices": sorted(
-            (i["id"], i["total"], i["balance"], i["currency"]["currencyCode"])
+            (i["id"], _minor(i["total"]), _minor(i["balance"]), i["currency"]["currencyCode"])
             for i in psa.invoices.values()
         ),
         "lines": sorted(lines),
         "payments": sorted(
-            (p["id"], p["invoice"]["id"], p["type"], p["amount"]) for p in psa.payments.values()
+            (p["id"], p["invoice"]["id"], p["type"], _minor(p["amount"]))
+            for p in psa.payments.values()
         ),
     }
 
