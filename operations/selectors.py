@@ -17,7 +17,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from operations.models import ConnectWiseConnection, Invoice, SyncCursor
+from accounts.models import SyncRun
+from operations.models import ConnectWiseConnection, Invoice
+from operations.sync import RUN_KIND
 from treasury.fx.convert import PRECISION, Conversion, RateBook, RateMissing
 from treasury.fx.models import Source
 from treasury.money import from_minor, quantize
@@ -114,8 +116,9 @@ def invoice_currencies() -> list[str]:
     return sorted(set(Invoice.objects.values_list("currency", flat=True).distinct()))
 
 
-def last_synced() -> SyncCursor | None:
-    return SyncCursor.objects.filter(stream=SyncCursor.Stream.INVOICES).order_by("-since").first()
+def sync_run_latest() -> SyncRun | None:
+    """The newest ConnectWise sync that started (queued ones wait for a worker)."""
+    return SyncRun.objects.filter(kind=RUN_KIND).order_by("-started_at", "-pk").first()
 
 
 # --- receivables -----------------------------------------------------------------------------

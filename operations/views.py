@@ -23,6 +23,7 @@ from operations.selectors import (
     invoice_currencies,
     invoices_page,
     receivables,
+    sync_run_latest,
 )
 from operations.services import (
     MAX_CALLBACK_BYTES,
@@ -80,6 +81,7 @@ def invoices(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "form": form, "page": page, "filters": filters, "today": today,
         "currencies": invoice_currencies(), "connections": connections(),
+        "last_run": sync_run_latest(),
         "base_query": query.urlencode(),
     }  # fmt: skip
     template = "operations/invoices.html"

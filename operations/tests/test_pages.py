@@ -36,9 +36,11 @@ def test_before_connecting_the_pages_say_what_to_do(owner_client, accountant_cli
 
 
 def test_the_invoices_list_filters_and_pages(owner_client, synced, django_assert_num_queries):
-    with django_assert_num_queries(6):  # session, user, role, count, page, currencies+links
+    with django_assert_num_queries(7):  # session, user, role, count, page, currencies, run
         page = owner_client.get("/work/")
     html = page.content.decode()
+    assert 'Last sync: <span class="badge badge--ok">done</span>' in html
+    assert f"{6 + 5 + 3 + 12 + len(synced.invoices) + len(synced.payments) + 705} new" in html
     assert f"{len(synced.invoices)} invoices" in html
     assert html.count("data-invoice=") == 50
     newest = max(synced.invoices.values(), key=lambda i: (i["date"], i["id"]))
@@ -134,3 +136,14 @@ def test_the_accountant_reads_every_work_page(accountant_client, synced):
     panel = accountant_client.get("/work/receivables/", {"as_of": "2025-12-31"})
     assert panel.status_code == 200
     assert "Sync now" not in accountant_client.get("/work/").content.decode()
+
+
+def test_a_failed_sync_says_why_on_the_invoices_page(owner_client, connection, connectwise_sim,
+                                                     client_for):  # fmt: skip
+    connectwise_sim.keys.clear()  # the API member's keys were revoked in ConnectWise
+    run = connection_sync(connection=connection, client=client_for(connection))
+    assert run.status == "FAILED"
+    html = owner_client.get("/work/").content.decode()
+    assert "failed</span>" in html
+    assert "ConnectWise refused the credentials" in html
+    assert "(it is retried)" not in html  # wrong keys are not retried
