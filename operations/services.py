@@ -5,10 +5,10 @@ payload announcing a record by id (`Type`, `Action`, `ID`) to the registered URL
 id appended, signed in `x-content-signature`: base64(HMAC-SHA256(body)) keyed with the
 SHA-256 digest of a signing key fetched from the payload's `Metadata.key_url`. That URL
 comes with the payload, so it is trusted only on the connection's own ConnectWise host;
-the key is cached an hour and fetched again once when a signature does not match (a
-rotated key). A verified invoice announcement becomes one `InvoiceRefresh` row per
-invoice: the first queues a refresh a few seconds later, the others only count, so a
-storm of the same change is read once.
+the key is cached an hour and fetched again, at most once a minute, when a signature
+does not match (a rotated key). A verified invoice announcement becomes one
+`InvoiceRefresh` row per invoice: the first queues a refresh a few seconds later, the
+others only count, so a storm of the same change is read once.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ logger = logging.getLogger("bulwark.connectwise")
 
 MAX_CALLBACK_BYTES = 1_000_000
 SIGNING_KEY_SECONDS = 3600
+REFETCH_SECONDS = 60
 CALLBACK_DESCRIPTION = "Bulwark: invoices into the books"
 
 
@@ -175,6 +176,12 @@ def _signing_key(connection: ConnectWiseConnection, key_url: str, *, fresh: bool
     return hashlib.sha256(key.encode()).digest()
 
 
+def _refetch_allowed(key_url: str) -> bool:
+    """A rotated key is fetched again at most once a minute, however many callbacks fail."""
+    marker = f"connectwise:signing-key-refetch:{hashlib.sha256(key_url.encode()).hexdigest()}"
+    return bool(cache.add(marker, True, REFETCH_SECONDS))
+
+
 def _signed(key: bytes, body: bytes, signature: str) -> bool:
     expected = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
     return hmac.compare_digest(expected, signature.strip())
@@ -203,7 +210,8 @@ def callback_receive(*, connection_id: int, body: bytes, signature: str | None) 
     payload = _payload(body)
     key_url = str(payload["Metadata"].get("key_url") or "")
     if not _signed(_signing_key(connection, key_url, fresh=False), body, signature) and not (
-        _signed(_signing_key(connection, key_url, fresh=True), body, signature)
+        _refetch_allowed(key_url)
+        and _signed(_signing_key(connection, key_url, fresh=True), body, signature)
     ):
         raise CallbackRejected("the signature does not match the body")
     if str(payload.get("CompanyId") or "").lower() != connection.company_id.lower():

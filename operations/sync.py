@@ -470,6 +470,7 @@ def invoices_pass(
         cursor.save()
     elif cursor.after_id:
         run.detail = {**run.detail, "resumed_after": cursor.after_id}
+    whole = cursor.pass_since is None and not cursor.after_id  # every invoice ConnectWise has
     invoices = client.invoices(since=cursor.pass_since, after_id=cursor.after_id)
     run.progress_total = len(invoices)
     run.save(update_fields=["progress_total", "detail"])
@@ -485,11 +486,26 @@ def invoices_pass(
         SyncRun.objects.filter(pk=run.pk).update(progress_done=F("progress_done") + len(batch))
         if after_batch is not None:
             after_batch(number)
-    cursor.since = max(filter(None, (cursor.since, cursor.pass_max)), default=None)
-    cursor.pass_started, cursor.pass_since, cursor.after_id, cursor.pass_max = (
-        False, None, 0, None,
-    )  # fmt: skip
-    cursor.save()
+    with transaction.atomic():
+        if whole:
+            counts.deleted += _deleted_mark(connection, {i.id for i in invoices})
+        cursor.since = max(filter(None, (cursor.since, cursor.pass_max)), default=None)
+        cursor.pass_started, cursor.pass_since, cursor.after_id, cursor.pass_max = (
+            False, None, 0, None,
+        )  # fmt: skip
+        cursor.save()
+
+
+def _deleted_mark(connection: ConnectWiseConnection, seen: set[int]) -> int:
+    """After a pass that listed every invoice: those stored but no longer listed were
+    deleted in ConnectWise (a callback may have been missed). The lease keeps a refresh
+    from storing a new invoice meanwhile."""
+    live = Invoice.objects.filter(connection=connection, deleted_at__isnull=True)
+    gone = sorted(set(live.values_list("cw_id", flat=True)) - seen)
+    now = timezone.now()
+    for start in range(0, len(gone), 500):
+        live.filter(cw_id__in=gone[start : start + 500]).update(deleted_at=now)
+    return len(gone)
 
 
 def connection_sync(

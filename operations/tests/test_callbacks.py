@@ -182,3 +182,23 @@ def test_the_accountant_cannot_connect(accountant_client, connectwise_sim):
     assert refused["X-Bulwark-Refused"] == "read-only-role"
     assert accountant_client.post("/work/connectwise/sync/").status_code == 403
     assert not ConnectWiseConnection.objects.exists()
+
+
+def test_forged_callbacks_fetch_the_signing_key_again_at_most_once_a_minute(
+    connection, connectwise_sim, callback_receiver, client, client_for
+):
+    import httpx
+    from django.core.cache import cache
+
+    cache.clear()
+    invoice = _open_invoice(connectwise_sim)
+    delivery = _delivery(
+        connection, connectwise_sim, callback_receiver, client_for,
+        lambda: connectwise_sim.payment_add(invoice["id"], invoice["balance"]),
+    )  # fmt: skip
+    with mock.patch("operations.services.httpx.get", wraps=httpx.get) as fetched:
+        for _ in range(5):
+            assert _post(client, connection, delivery, signature="Zm9yZ2Vk").status_code == 403
+        assert fetched.call_count == 2  # the first read, and one fetch again for a rotation
+        assert _post(client, connection, delivery).json()["status"] == "queued"
+        assert fetched.call_count == 2  # the genuine one is checked with the cached key

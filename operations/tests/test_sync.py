@@ -209,3 +209,20 @@ def test_a_sync_killed_mid_way_resumes_after_the_last_batch_stored(
     _assert_exact(connection, connectwise_sim)
     killed.refresh_from_db()
     assert (killed.status, killed.detail.get("interrupted")) == (SyncRun.Status.FAILED, True)
+
+
+def test_a_full_sync_marks_an_invoice_deleted_without_its_callback(
+    connection, connectwise_sim, client_for
+):
+    connection_sync(connection=connection, client=client_for(connection))
+    gone = next(
+        i["id"] for i in connectwise_sim.psa.invoices.values() if i["status"]["name"] == "New"
+    )
+    connectwise_sim.invoice_delete(gone)
+    incremental = connection_sync(connection=connection, client=client_for(connection))
+    assert incremental.detail["deleted"] == 0  # an incremental read cannot see a deletion
+    full = connection_sync(connection=connection, client=client_for(connection), full=True)
+    assert full.detail["deleted"] == 1
+    assert list(Invoice.objects.exclude(deleted_at=None).values_list("cw_id", flat=True)) == [gone]
+    again = connection_sync(connection=connection, client=client_for(connection), full=True)
+    assert again.detail["deleted"] == 0
