@@ -40,7 +40,8 @@ def test_the_invoices_list_filters_and_pages(owner_client, synced, django_assert
         page = owner_client.get("/work/")
     html = page.content.decode()
     assert 'Last sync: <span class="badge badge--ok">done</span>' in html
-    assert f"{6 + 5 + 3 + 12 + len(synced.invoices) + len(synced.payments) + 705} new" in html
+    records = 6 + 5 + 3 + 12 + len(synced.invoices) + len(synced.payments) + 705
+    assert f"{records:,} new and 0 changed records" in html
     assert f"{len(synced.invoices)} invoices" in html
     assert html.count("data-invoice=") == 50
     newest = max(synced.invoices.values(), key=lambda i: (i["date"], i["id"]))
