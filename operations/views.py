@@ -64,9 +64,11 @@ def sync_now(request: HttpRequest) -> HttpResponse:
     if not linked:
         messages.error(request, "Connect ConnectWise first: there is nothing to sync.")
         return redirect("operations:connect")
+    full = request.POST.get("full") == "1"  # everything read again, deletions found
     for connection in linked:
-        connection_sync_request(connection=connection, label=f"{connection} (by hand)")
-    messages.success(request, "A ConnectWise sync is queued.")
+        label = f"{connection} ({'full, ' if full else ''}by hand)"
+        connection_sync_request(connection=connection, full=full, label=label)
+    messages.success(request, f"A {'full ' if full else ''}ConnectWise sync is queued.")
     return redirect("operations:invoices")
 
 

@@ -148,3 +148,18 @@ def test_a_failed_sync_says_why_on_the_invoices_page(owner_client, connection, c
     assert "failed</span>" in html
     assert "ConnectWise refused the credentials" in html
     assert "(it is retried)" not in html  # wrong keys are not retried
+
+
+def test_sync_now_queues_an_incremental_sync_and_full_sync_a_full_one(
+    owner_client, connection, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    with (
+        mock.patch("operations.tasks.connectwise_sync.delay") as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert owner_client.post("/work/connectwise/sync/").status_code == 302
+        assert owner_client.post("/work/connectwise/sync/", {"full": "1"}).status_code == 302
+    assert [c.args[2] for c in queued.call_args_list] == [False, True]
+    assert 'name="full" value="1"' in owner_client.get("/work/connectwise/").content.decode()
