@@ -102,6 +102,11 @@ app.conf.beat_schedule = {
     # change; this one catches a day without syncs (a new year, a rate, a missed task)
     # and keeps the dashboard's stored figures at most a day old.
     "fbar-monitor": {"task": "fbar.monitor_run", "schedule": crontab(hour=7, minute=10)},
+    # ConnectWise announces invoice changes by callback; this incremental sync per
+    # connection is the safety net for a callback lost or never registered (and queues
+    # again a refresh whose task was lost). Every 15 minutes: a quiet tenant costs 5
+    # calls a poll, far inside ConnectWise's ~1,000 a minute.
+    "connectwise-poll": {"task": "operations.connectwise_poll", "schedule": 15 * MINUTE},
     # Reconcile everything nightly, after the day's last syncs: runs after each Wise sync
     # and Xero read-back cover only what changed then, and a broker outage at that moment
     # would lose them. 02:30 is quiet and after midnight, so yesterday's balances are in.

@@ -20,6 +20,7 @@ NAV_ITEMS: tuple[tuple[str, str], ...] = (
     ("Rules", "rules:list"),
     ("Books", "ledger:xero"),
     ("Reconciliation", "reconciliation:queue"),
+    ("Work", "operations:invoices"),
     ("Rates", "fx:rates"),
     ("FBAR", "fbar:report"),
 )

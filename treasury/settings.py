@@ -344,6 +344,17 @@ WISE_SYNC_LEASE_SECONDS = env.int("WISE_SYNC_LEASE_SECONDS", default=300)
 # Days per statement request (Wise allows at most 469).
 WISE_STATEMENT_SPAN_DAYS = min(env.int("WISE_STATEMENT_SPAN_DAYS", default=469), 469)
 
+# --- ConnectWise PSA (operations) ---------------------------------------------------------
+# A sync holds its connection's lease this long, renewed after each batch of 50 invoices;
+# a worker killed mid-sync blocks the connection at most this long (at once on this host).
+CONNECTWISE_SYNC_LEASE_SECONDS = env.int("CONNECTWISE_SYNC_LEASE_SECONDS", default=300)
+# Each incremental pass re-reads this much before its cursor: `lastUpdated` has whole
+# seconds, and a change can land in the second being read.
+CONNECTWISE_SYNC_OVERLAP_SECONDS = env.int("CONNECTWISE_SYNC_OVERLAP_SECONDS", default=120)
+# A callback's refresh waits this long, so the announcements of one change (ConnectWise
+# sends one per save, and retries) are read by one refresh.
+CONNECTWISE_CALLBACK_DELAY_SECONDS = env.int("CONNECTWISE_CALLBACK_DELAY_SECONDS", default=5)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

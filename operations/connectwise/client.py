@@ -253,6 +253,8 @@ class TaxCode:
     expenses: bool
     products: bool
     cancelled: date | None
+    updated_at: datetime
+    raw: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,8 @@ class BillingTerm:
     name: str
     due_days: int | None
     default: bool
+    updated_at: datetime
+    raw: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,8 @@ class Currency:
     code: str  # ISO 4217
     name: str
     decimals: int | None
+    updated_at: datetime
+    raw: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -556,15 +562,19 @@ class ConnectWiseClient:
 
     # --- invoices and their lines -------------------------------------------------------
 
-    def invoices(self, *, since: datetime | None = None, ids: Iterable[int] = ()) -> list[Invoice]:
-        """Invoices changed at or after `since` (all when None), or those `ids`, by id.
+    def invoices(
+        self, *, since: datetime | None = None, ids: Iterable[int] = (), after_id: int = 0
+    ) -> list[Invoice]:
+        """Invoices changed at or after `since` (all when None), or those `ids`, by id;
+        with `after_id`, only those of a higher id (a pass resumed where it stopped).
 
         `lastUpdated` has whole seconds and a change can land in the second being read,
         so the caller keeps its cursor a little behind and takes a record read twice for
         the same record."""
+        after = Clause("id", ">", int(after_id)) if after_id else None
         return [
             _invoice(row)
-            for conditions in _batched(ids, _since(since))
+            for conditions in _batched(ids, where(_since(since), after))
             for row in self._pages("/finance/invoices", conditions)
         ]
 
@@ -646,7 +656,12 @@ class ConnectWiseClient:
     def billing_terms(self) -> list[BillingTerm]:
         return [
             BillingTerm(
-                row["id"], _str(row, "name"), row.get("dueDays"), bool(row.get("defaultFlag"))
+                row["id"],
+                _str(row, "name"),
+                row.get("dueDays"),
+                bool(row.get("defaultFlag")),
+                _updated(row),
+                row,
             )
             for row in self._pages("/finance/billingTerms")
         ]
@@ -663,6 +678,8 @@ class ConnectWiseClient:
                 ),
                 name=_str(row, "name"),
                 decimals=row.get("numberOfDecimals"),
+                updated_at=_updated(row),
+                raw=row,
             )
             for row in self._pages("/finance/currencies")
         ]
@@ -978,6 +995,8 @@ def _tax_code(row: Mapping[str, Any]) -> TaxCode:
         expenses=bool(row.get("levelOneExpensesFlag")),
         products=bool(row.get("levelOneProductsFlag")),
         cancelled=_day(row.get("cancelDate")),
+        updated_at=_updated(row),
+        raw=row,
     )
 
 

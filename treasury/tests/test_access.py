@@ -13,7 +13,7 @@ from django.urls import reverse
 from treasury.access import REFUSED_HEADER
 from treasury.tests.urlwalk import Route, all_routes
 
-PUBLIC = {"login", "healthz", "accounts:wise_webhook"}
+PUBLIC = {"login", "healthz", "accounts:wise_webhook", "operations:callback"}
 # Signing out, and a user's own password and two-factor login (the admin's links too).
 READ_ONLY_ALLOWED = {
     "logout",
