@@ -40,7 +40,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import SyncRun
-from accounts.runs import owner_is_dead, process_name, run_interrupted_mark
+from accounts.runs import run_interrupted_mark
 from accounts.wise.sync import sync_run_finish, sync_run_start
 from operations.connectwise import client as cw
 from operations.models import (
@@ -55,6 +55,7 @@ from operations.models import (
     TaxCode,
 )
 from treasury.money import InexactAmountError, UnknownCurrencyError, currency_validate, to_minor
+from treasury.processes import holder_is_dead, process_name
 
 logger = logging.getLogger("bulwark.connectwise")
 
@@ -105,11 +106,12 @@ def lease_take(connection: ConnectWiseConnection, owner: str) -> bool:
     previous = rows.values_list("lease_owner", flat=True).first() or ""
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now())
     taken = rows.filter(free).update(lease_owner=owner, lease_until=_lease_until())
-    if not taken and previous and owner_is_dead(previous):
+    if not taken and previous and holder_is_dead(previous):
         taken = rows.filter(lease_owner=previous).update(
             lease_owner=owner, lease_until=_lease_until()
         )
-    held_by, ours = previous.split(":")[2:3], owner.split(":")[2:3]
+    # An owner is `host:pid:token:run:nonce` (`lease_owner_for`).
+    held_by, ours = previous.split(":")[3:4], owner.split(":")[3:4]
     if taken and held_by and held_by[0].isdigit() and held_by != ours:
         run_interrupted_mark(int(held_by[0]), INTERRUPTED)
     return bool(taken)

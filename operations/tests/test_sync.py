@@ -1,7 +1,6 @@
 """The ConnectWise sync against the simulator, over real HTTP: full, incremental,
 idempotent, under faults and after a kill."""
 
-import socket
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,6 +20,8 @@ from operations.models import (
     TaxCode,
 )
 from operations.sync import connection_sync
+from treasury.processes import host_id
+from treasury.tests.workers import pid_gone
 
 
 def _mirror(connection):
@@ -195,7 +196,7 @@ def test_a_sync_killed_mid_way_resumes_after_the_last_batch_stored(
     # SIGKILL runs no `finally`: the lease and the run stay as a dead process left them.
     killed = SyncRun.objects.get(kind="CONNECTWISE")
     assert killed.status == SyncRun.Status.RUNNING
-    dead = f"{socket.gethostname()}:999999999"
+    dead = f"{host_id()}:{pid_gone()}:0a1b2c3d"  # a process of this host, gone
     SyncRun.objects.filter(pk=killed.pk).update(detail={**killed.detail, "process": dead})
     ConnectWiseConnection.objects.filter(pk=connection.pk).update(
         lease_owner=f"{dead}:{killed.pk}:0badf00d", lease_until=timezone.now() + timedelta(hours=1)

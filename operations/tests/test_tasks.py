@@ -1,7 +1,6 @@
 """The work side's tasks and crash recovery: one sync per connection at a time, the runs
 sweep re-queuing a killed sync, retries, a deleted invoice, the beat poll."""
 
-import socket
 from unittest import mock
 
 import pytest
@@ -14,6 +13,8 @@ from operations.services import invoice_refresh_request
 from operations.sync import RUN_KIND, connection_sync, lease_owner_for, lease_take
 from operations.tasks import connectwise_invoice_refresh, connectwise_poll, connectwise_sync
 from operations.tests.test_sync import Killed, _assert_exact
+from treasury.processes import host_id
+from treasury.tests.workers import pid_gone
 
 
 def test_a_second_sync_of_the_same_connection_is_skipped(connection, connectwise_sim, client_for):
@@ -35,7 +36,7 @@ def test_the_sweep_requeues_a_killed_sync_and_the_task_finishes_it(
     with pytest.raises(Killed):
         connection_sync(connection=connection, client=client_for(connection), after_batch=kill)
     killed = SyncRun.objects.get(kind=RUN_KIND)
-    dead = f"{socket.gethostname()}:999999999"
+    dead = f"{host_id()}:{pid_gone()}:0a1b2c3d"  # a process of this host, gone
     SyncRun.objects.filter(pk=killed.pk).update(detail={**killed.detail, "process": dead})
     ConnectWiseConnection.objects.filter(pk=connection.pk).update(
         lease_owner=f"{dead}:{killed.pk}:0badf00d"
