@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from bench._timing import Stopwatch, stopwatch
 
@@ -122,7 +122,6 @@ def _measure(stdout: Any, n: int, seed: int) -> dict[str, Any]:
         "raw_cpu_seconds": round(raw_cpu.seconds, 3),
         "cpu_ratio": round(real_cpu.seconds / raw_cpu.seconds, 3),
         "raw_sql_cpu_seconds": round(floor_cpu.seconds, 3),
-        "database": connection.vendor,
     }
 
 
