@@ -99,6 +99,12 @@ class WiseRate:
     time: datetime
 
 
+def wise_json_decode(content: bytes) -> Any:
+    """A Wise response body as Python values, every number with a point as a Decimal
+    (integers stay int). Raises ValueError when the body is not JSON."""
+    return json.loads(content, parse_float=Decimal)
+
+
 def wise_time_parse(text: str) -> datetime:
     """Wise's times (`2025-03-04T09:12:00Z`, `.832Z`, `+0000`, `+01:00`) as aware UTC."""
     value = text.strip().replace("Z", "+00:00")
@@ -315,7 +321,7 @@ class WiseClient:
                     f"{path}: Wise answered {status}: {_error_text(response)}", status
                 )
             try:
-                return json.loads(response.content, parse_float=Decimal)
+                return wise_json_decode(response.content)
             except ValueError:
                 self._pause(attempt, f"{path}: the body is not valid JSON", WiseBadResponse)
                 attempt += 1
