@@ -8,7 +8,7 @@ PORT ?= 8000
 # Local development defaults; real deployments set these in the environment (.env.example).
 export DEBUG ?= true
 
-.PHONY: run demo-reset test fuzz audit install install-dev migrate lint format bench check-deploy ci clean
+.PHONY: run demo-reset test fuzz audit install install-dev migrate lint format bench bench-all check-deploy ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,25 @@ format: install-dev
 ## make bench NAME=ingest ARGS="--n 100000"
 bench: install
 	$(PY) manage.py bench $(NAME) $(ARGS)
+
+## make bench-all: every benchmark (bench/*.py) at its default size on SQLite, then again on
+## PostgreSQL when DATABASE_URL points there. Each final JSON line also goes to
+## var/bench/<database>.jsonl. BENCHES="ingest dashboard" runs only those.
+BENCHES ?= $(sort $(basename $(notdir $(filter-out bench/_%,$(wildcard bench/*.py)))))
+BENCH_DATABASES := sqlite $(if $(filter postgres%,$(DATABASE_URL)),postgresql)
+bench-all: install
+	@mkdir -p var/bench
+	@set -eo pipefail; for database in $(BENCH_DATABASES); do \
+	  for name in $(BENCHES); do \
+	    echo "== bench $$name on $$database"; \
+	    if [ $$database = sqlite ]; then \
+	      env -u DATABASE_URL $(PY) manage.py bench $$name | tee /dev/stderr | tail -n 1 \
+	        >> var/bench/$$database.jsonl; \
+	    else \
+	      $(PY) manage.py bench $$name | tee /dev/stderr | tail -n 1 >> var/bench/$$database.jsonl; \
+	    fi; \
+	  done; \
+	done
 
 ci:
 	CI=true bash .ci/run

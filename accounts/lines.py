@@ -84,6 +84,8 @@ class StatementLine:
     # The amount leaves out `fee`, which a `FEE-<reference>` line of its own carries (Wise's
     # FLAT layout): the line keys on the amount with the fee, as the API reports it.
     fee_outside: bool = False
+    # `raw` as canonical JSON (`accounts.trail.raw_json`), when the source made it already.
+    raw_text: str = ""
     line_no: int | None = None  # position in the source, for error messages
     column: int | None = None  # and the column, where lines alone do not say (XML)
 

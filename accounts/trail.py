@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from django.core.serializers.json import DjangoJSONEncoder
 
 try:
@@ -57,6 +58,19 @@ def raw_json(raw: Mapping[str, Any]) -> str:
         {}, _raw_default, _RAW_STRING, None, ":", ",", True, False, True
     )  # markers, default, encoder, indent, separators, sort_keys, skipkeys, allow_nan
     return "".join(encode(raw, 0))
+
+
+# Keys sorted, compact, non-ASCII as is, Decimals as their strings: `raw_json`'s text for
+# the values a JSON decoder yields (tests/test_trail_raw.py holds the two together).
+_PLAIN_ENCODER = msgspec.json.Encoder(order="sorted")
+
+
+def raw_json_plain(raw: dict[str, Any]) -> str:
+    """`raw_json(raw)` for a payload made only of what a JSON decoder yields (dict with
+    str keys, list, str, int, Decimal, bool, None), from msgspec's C encoder in a third
+    of the time. Not for other types: msgspec writes floats, datetimes and the like
+    otherwise than `DjangoJSONEncoder`."""
+    return _PLAIN_ENCODER.encode(raw).decode()
 
 
 def _datetime_text(value: datetime) -> str:

@@ -146,5 +146,4 @@ def run(
         "renders_per_size": rounds * renders,
         "accounts": 8,
         "years": years,
-        "database": connection.vendor,
     }

@@ -182,7 +182,6 @@ def run(*, stdout: Any, accounts: int, n: int, seed: int, daily_only: bool, **_:
         "lines": lines,
         "daily_rows": daily_rows,
         "data": "daily rows written directly" if daily_only else "raw line insert + refresh",
-        "database": connection.vendor,
         "setup_seconds": round(setup.seconds, 1),
         "seconds": round(watch.seconds, 3),
         "queries": len(queries.captured_queries),

@@ -38,5 +38,4 @@ def run(*, stdout: Any, seed: int, **options: Any) -> dict[str, Any]:
         "rates": stored,
         "seconds": round(watch.seconds, 2),
         "rates_per_second": int(stored / watch.seconds) if watch.seconds else None,
-        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
     }

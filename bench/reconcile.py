@@ -26,8 +26,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-
 from bench._scratch import scratch_database
 from bench._timing import stopwatch
 
@@ -253,7 +251,6 @@ def run(*, stdout: Any, n: int, differences: float, seed: int, **_: Any) -> dict
     growth = big["seconds"] / small["seconds"] if small["seconds"] else None
     return {
         "n": n,
-        "database": connection.vendor,
         **big,
         "seconds_n_10": small["seconds"],
         "growth": round(growth, 2) if growth else None,

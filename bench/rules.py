@@ -14,8 +14,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-
 from bench._timing import stopwatch
 
 MERCHANTS = [f"Merchant {n:03d}" for n in range(200)]
@@ -141,7 +139,6 @@ def run(*, stdout: Any, n: int, rules: int, seed: int, **_: Any) -> dict[str, An
     return {
         "n": n,
         "rules": rules,
-        "database": connection.vendor,
         "seconds": round(first.seconds, 3),
         "lines_per_second": round(result.lines_seen / first.seconds),
         # CPU time of this process: steadier than wall time on a shared machine.

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from accounts.lines import StatementLine, StatementLineError
+from accounts.trail import raw_json_plain
 from accounts.wise.client import wise_time_parse
 
 
@@ -83,7 +84,8 @@ def _counterparty(details: Mapping[str, Any]) -> str:
 
 
 def statement_line_from_wise(txn: dict[str, Any], *, line_no: int | None = None) -> StatementLine:
-    """One transaction of a Wise `statement.json` (parsed with Decimals) as a line.
+    """One transaction of a Wise `statement.json` (parsed by `wise_json_decode`: JSON's
+    own types, Decimals for numbers with a point) as a line.
 
     `amount` is signed and already includes the fees (COMPACT statements), `fee` is
     `totalFees`, `direction` is Wise's `type`; the whole transaction is kept as `raw`.
@@ -121,6 +123,7 @@ def statement_line_from_wise(txn: dict[str, Any], *, line_no: int | None = None)
         fx_rate=rate,
         direction=direction if direction in ("CREDIT", "DEBIT") else None,
         raw=txn,
+        raw_text=raw_json_plain(txn),
         line_no=line_no,
     )
 

@@ -4,11 +4,15 @@ measure, tests check behaviour): this keeps the benchmarks from rotting."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 from django.conf import settings
+from django.db import connection
+
+from treasury.management.commands.bench import _available
 
 # name, tiny options, keys the issue asks the final line to carry
 BENCHES = [
@@ -36,4 +40,24 @@ def test_benchmark_prints_its_figures(name, options, keys, tmp_path):
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["bench"] == name
     assert keys <= figures.keys()
+    engine = "postgresql" if connection.vendor == "postgresql" else "sqlite"
+    assert re.fullmatch(rf"{engine} \d+\.\d+(\.\d+)?", figures["database"])
+    assert 20 < figures["peak_rss_mib"] < 4096
     assert not (tmp_path / "bulwark.sqlite3").exists()  # never the configured database
+
+
+@pytest.mark.parametrize(
+    ("database_url", "databases"),
+    [("", ["sqlite"]), ("postgres://postgres@127.0.0.1/x", ["sqlite", "postgresql"])],
+)
+def test_bench_all_runs_every_benchmark_on_each_database(database_url, databases):
+    env = {**os.environ, "DATABASE_URL": database_url}
+    result = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "bench-all"],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    loops = re.search(r"for database in ([\w ]*); do.*for name in ([\w ]*); do", result.stdout,
+                      re.DOTALL)  # fmt: skip
+    assert loops is not None, result.stdout
+    assert loops.group(1).split() == databases
+    assert sorted(loops.group(2).split()) == _available()

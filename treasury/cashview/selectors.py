@@ -25,6 +25,7 @@ telescoping: B(d)r(d) - B(d-1)r(d-1) = (B(d) - B(d-1))r(d) + B(d-1)(r(d) - r(d-1
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -186,13 +187,38 @@ class CashView:
 # --- building blocks -----------------------------------------------------------------------
 
 
-class DayRates:
-    """1 unit of a currency in the base on a day, memoised; None when there is none."""
+# Conversions are a function of the rate books (their parameters and every rate they
+# loaded) and the base alone, so renders that load equal books share their answers: the
+# next render, or another user's, converts nothing afresh (a fifth of the dashboard's
+# time at a year's range, measured with bench/dashboard.py). A rate stored, changed or
+# removed changes the books' fingerprint: nothing stale is ever read.
+_SHARED_MEMOS: OrderedDict[tuple[Any, ...], tuple[dict, dict, set]] = OrderedDict()
+SHARED_MEMOS_KEPT = 4
 
-    def __init__(self, books: list[RateBook], base: str) -> None:
+
+def _shared_memo(key: tuple[Any, ...]) -> tuple[dict, dict, set]:
+    found = _SHARED_MEMOS.get(key)
+    if found is None:
+        found = _SHARED_MEMOS[key] = ({}, {}, set())
+        while len(_SHARED_MEMOS) > SHARED_MEMOS_KEPT:
+            _SHARED_MEMOS.popitem(last=False)
+    return found
+
+
+class DayRates:
+    """1 unit of a currency in the base on a day, memoised (shared between instances on
+    equal books unless `shared=False`); None when there is none."""
+
+    def __init__(self, books: list[RateBook], base: str, *, shared: bool = True) -> None:
         self._books, self.base = books, base
-        self._memo: dict[tuple[str, date], Conversion | None] = {}
-        self.errors: dict[tuple[str, date], RateMissing] = {}
+        memos = (
+            _shared_memo((base, *(book.fingerprint for book in books)))
+            if shared
+            else ({}, {}, set())
+        )
+        self._memo: dict[tuple[str, date], Conversion | None] = memos[0]
+        self.errors: dict[tuple[str, date], RateMissing] = memos[1]
+        self._filled: set[tuple[str, date, date]] = memos[2]
 
     def get(self, currency: str, day: date) -> Conversion | None:
         key = (currency, day)
@@ -213,8 +239,14 @@ class DayRates:
         the book holds a new rate for (of the source or an override), or when the oldest
         rate used ages out of the window; on any other day the previous answer stands."""
         book = self._books[0]
-        changes = book.dates(book.source, start, end) | book.dates(Source.MANUAL, start, end)
+        changes: set[date] | None = None
         for code in set(currencies) - {self.base}:  # the base converts to itself, dated
+            if (code, start, end) in self._filled:
+                continue
+            if changes is None:
+                changes = book.dates(book.source, start, end) | book.dates(
+                    Source.MANUAL, start, end
+                )
             current: Conversion | None = None
             valid_until = date.min
             day = start
@@ -225,6 +257,7 @@ class DayRates:
                 else:
                     self._memo[(code, day)] = current
                 day += ONE_DAY
+            self._filled.add((code, start, end))
 
     def value(self, currency: str, minor: int, day: date) -> Decimal | None:
         """`minor` units of `currency` in the base at `day`'s rate, unrounded; zero

@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Context, Decimal
+from functools import cached_property
+from typing import Any
 
 from django.db.models import Q
 
@@ -148,6 +150,17 @@ class RateBook:
         for leg in sorted(legs, key=lambda leg: leg.date):
             series.setdefault((leg.source, leg.base, leg.quote), []).append(leg)
         self._series = {key: ([leg.date for leg in ls], ls) for key, ls in series.items()}
+
+    @cached_property
+    def fingerprint(self) -> tuple[Any, ...]:
+        """Everything the book's answers depend on, its parameters and every rate it
+        loaded: two books with equal fingerprints answer every question alike."""
+        legs = tuple(
+            (key, tuple((leg.rate, leg.date, leg.record_date) for leg in ls))
+            for key, (_, ls) in sorted(self._series.items())
+        )
+        return (self.source, self.start, self.end, self.window_days, self.manual,
+                self.currencies, legs)  # fmt: skip
 
     @classmethod
     def load(

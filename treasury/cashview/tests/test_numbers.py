@@ -219,7 +219,7 @@ def test_rates_filled_day_by_day_equal_a_lookup_on_each_day(seed):
         source=Source.ECB, currencies={"EUR", "USD", "GBP", "JPY"},
         start=start - timedelta(days=10), end=end, window_days=7, legs=legs,
     )  # fmt: skip
-    filled, looked_up = DayRates([book], "USD"), DayRates([book], "USD")
+    filled, looked_up = DayRates([book], "USD"), DayRates([book], "USD", shared=False)
     filled.fill(["EUR", "GBP", "JPY", "USD"], start, end)
     day, seen = start, set()
     while day <= end:

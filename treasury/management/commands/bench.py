@@ -3,7 +3,8 @@
 A benchmark module defines `add_arguments(parser)` and `run(**options) -> dict`, and may
 write progress to stdout as it goes. It runs in a throwaway database (`bench/_scratch.py`).
 This command prints the returned figures as the final line, as JSON, so scripts read the
-last line and people read the rest.
+last line and people read the rest; it adds `database` (engine and version) and
+`peak_rss_mib` to every benchmark's figures (`bench/_figures.py`).
 """
 
 import importlib
@@ -16,6 +17,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 import bench
+from bench._figures import database_description, peak_rss
 from bench._scratch import scratch_database
 
 
@@ -44,12 +46,14 @@ class Command(BaseCommand):
         if name not in _available():
             raise CommandError(f"Unknown benchmark {name!r}; available: {', '.join(_available())}")
         module = importlib.import_module(f"bench.{name}")
+        database = database_description()  # before the bench: it may swap databases
         if getattr(module, "SCRATCH", True):
             with scratch_database(name):
                 figures = module.run(stdout=self.stdout, **options)
         else:
             figures = module.run(stdout=self.stdout, **options)
-        self.stdout.write(json.dumps({"bench": name, **figures}, default=_json_default))
+        figures = {"bench": name, **figures, "database": database, **peak_rss()}
+        self.stdout.write(json.dumps(figures, default=_json_default))
 
 
 def _json_default(value: object) -> object:
