@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "ledger.rules.apps.RulesConfig",
     "ledger.reconciliation.apps.ReconciliationConfig",
     "operations.apps.OperationsConfig",
+    "archive.apps.ArchiveConfig",
     "simulators.apps.SimulatorsConfig",
 ]
 
