@@ -1,0 +1,31 @@
+"""The archive's worker tasks: the month-end filing, fanned out per Wise connection."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from celery import shared_task
+from django.utils import timezone
+
+from accounts.models import WiseConnection
+from archive.statements import months_due, statements_file
+
+
+@shared_task(name="archive.month_end_file", ignore_result=True)
+def month_end_file() -> None:
+    """Beat: queue the filing of the months just ended, one task per Wise connection."""
+    months = [m.isoformat() for m in months_due(timezone.now().date())]
+    for connection_id in WiseConnection.objects.values_list("pk", flat=True):
+        connection_statements_file.delay(connection_id, months)
+
+
+@shared_task(name="archive.connection_statements_file", ignore_result=True)
+def connection_statements_file(connection_id: int, months: list[str]) -> dict[str, Any] | None:
+    connection = WiseConnection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        return None
+    result = statements_file(
+        months=[date.fromisoformat(m) for m in months], connections=[connection]
+    )
+    return {"filed": result.filed, "differs": result.differs, "refused": len(result.refused)}
