@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, date
 
 from django.core.files.storage import default_storage
+from django.db.models import Min, OuterRef, Subquery
 
+from accounts.models import BalanceSnapshot, CashAccount, DailyBalance
 from archive.chain import CHAINED_FIELDS, chain_verify
-from archive.models import ChainHead, Entry, StoredFile, Version
+from archive.models import ChainHead, Document, Entry, StatementProof, StoredFile, Version
+from archive.months import month_last_day, months_between
 
 READ_CHUNK = 1024 * 1024
 
@@ -65,3 +69,106 @@ def archive_verify() -> list[Problem]:
     if link is not None:
         problems.append(Problem(link.path or f"entry {link.seq}", f"chain: {link.reason}"))
     return problems
+
+
+# --- the completeness matrix ---------------------------------------------------------------
+
+HOLE = "HOLE"  # a month due without its statement
+FILED = "FILED"  # the statement is filed, not proved (no machine-readable twin)
+NOT_DUE = "NOT_DUE"  # before the account's first month
+
+
+@dataclass(frozen=True)
+class Cell:
+    month: date
+    state: str  # HOLE, NOT_DUE, FILED or a StatementProof status (AGREES, DIFFERS, ...)
+    document: str = ""  # the statement's path, if filed
+    detail: str = ""
+
+    @property
+    def is_hole(self) -> bool:
+        return self.state == HOLE
+
+
+@dataclass(frozen=True)
+class Row:
+    account: CashAccount
+    cells: list[Cell]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    months: list[date]
+    rows: list[Row]
+
+    def count(self, state: str) -> int:
+        return sum(1 for row in self.rows for cell in row.cells if cell.state == state)
+
+    @property
+    def holes(self) -> int:
+        return self.count(HOLE)
+
+    @property
+    def differences(self) -> int:
+        return self.count(StatementProof.Status.DIFFERS)
+
+
+def _accounts_with_first_day() -> list[CashAccount]:
+    """Active accounts, each with `first_day`: the day its record starts (opened, its
+    first line day or its first reported balance), or None (one query)."""
+    daily = DailyBalance.objects.filter(account=OuterRef("pk")).order_by().values("account")
+    reports = BalanceSnapshot.objects.filter(account=OuterRef("pk")).order_by().values("account")
+    accounts = list(
+        CashAccount.objects.filter(is_active=True)
+        .select_related("institution")
+        .annotate(
+            _first_daily=Subquery(daily.annotate(v=Min("date")).values("v")[:1]),
+            _first_report=Subquery(reports.annotate(v=Min("taken_at")).values("v")[:1]),
+        )
+        .order_by("institution__name", "currency", "name")
+    )
+    for account in accounts:
+        report = account._first_report  # type: ignore[attr-defined]
+        days = [account.opened_on, account._first_daily,  # type: ignore[attr-defined]
+                report.astimezone(UTC).date() if report else None]  # fmt: skip
+        account.first_day = min((d for d in days if d is not None), default=None)  # type: ignore[attr-defined]
+    return accounts
+
+
+def completeness_matrix(*, first_month: date, last_month: date) -> Matrix:
+    """Every active cash account by every month from `first_month` to `last_month`: the
+    month's statement and its proof, or a hole (two queries, whatever the size)."""
+    months = months_between(first_month, last_month)
+    accounts = _accounts_with_first_day()
+    proofs = StatementProof.objects.filter(
+        account=OuterRef("account"), month=OuterRef("period_start")
+    )
+    statements: dict[tuple[int, date], tuple[str, str | None, str]] = {}
+    for account_id, start, path, status, detail in (
+        Document.objects.filter(
+            status=Document.Status.FILED, kind="statement", account__isnull=False,
+            period_start__gte=months[0], period_start__lte=months[-1],
+        )
+        .annotate(
+            proof_status=Subquery(proofs.values("status")[:1]),
+            proof_detail=Subquery(proofs.values("detail")[:1]),
+        )
+        .order_by("-extension")
+        .values_list("account_id", "period_start", "path", "proof_status", "proof_detail")
+    ):  # fmt: skip
+        statements[(account_id, start)] = (path, status, detail or "")  # the PDF last: it wins
+    rows = []
+    for account in accounts:
+        first = account.first_day  # type: ignore[attr-defined]
+        cells = []
+        for month in months:
+            found = statements.get((account.pk, month))
+            if found is not None:
+                path, status, detail = found
+                cells.append(Cell(month, status or FILED, path, detail))
+            elif first is None or month_last_day(month) < first:
+                cells.append(Cell(month, NOT_DUE))
+            else:
+                cells.append(Cell(month, HOLE))
+        rows.append(Row(account, cells))
+    return Matrix(months, rows)

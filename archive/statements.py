@@ -30,6 +30,7 @@ from accounts.wise.client import WiseClient, WiseError, WiseStatementsRefused
 from accounts.wise.sync import wise_client_for
 from archive.layout import Naming
 from archive.models import Function, StatementProof, Version
+from archive.months import month_last_day, month_next, month_previous, month_start
 from archive.services import document_file
 from treasury.money import from_minor, money_format, to_minor
 
@@ -38,27 +39,6 @@ logger = logging.getLogger(__name__)
 # What Wise issues for each month, as (statement.<fmt>, content type, extension).
 FORMATS = (("pdf", "application/pdf", "pdf"), ("xml", "application/xml", "xml"))
 TWIN = "xml"
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def month_next(month: date) -> date:
-    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
-def month_last_day(month: date) -> date:
-    return month_next(month) - timedelta(days=1)
-
-
-def months_between(first: date, last: date) -> list[date]:
-    """Every month from `first`'s to `last`'s, both included."""
-    months, month = [], month_start(first)
-    while month <= last:
-        months.append(month)
-        month = month_next(month)
-    return months
 
 
 def statement_naming(account: CashAccount, month: date, extension: str) -> Naming:
@@ -257,9 +237,8 @@ def _connection_file(
 def months_due(today: date, count: int = 2) -> list[date]:
     """The last `count` complete months before `today`: the month just ended, and the
     one before in case a month end was missed (a rerun of a filed month files nothing)."""
-    month = month_start(today)
-    due = []
+    month, due = month_start(today), []
     for _ in range(count):
-        month = month_start(month - timedelta(days=1))
+        month = month_previous(month)
         due.append(month)
     return sorted(due)

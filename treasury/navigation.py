@@ -22,6 +22,7 @@ NAV_ITEMS: tuple[tuple[str, str], ...] = (
     ("Reconciliation", "reconciliation:queue"),
     ("Rates", "fx:rates"),
     ("FBAR", "fbar:report"),
+    ("Archive", "archive:matrix"),
 )
 
 

@@ -29,4 +29,5 @@ urlpatterns = [
     path("", include("treasury.fx.urls")),
     path("", include("treasury.cashview.urls")),
     path("", include("treasury.fbar.urls")),
+    path("", include("archive.urls")),
 ]

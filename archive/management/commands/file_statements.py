@@ -4,7 +4,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from archive.statements import month_start, months_between, months_due, statements_file
+from archive.months import month_previous, month_start, months_between
+from archive.statements import months_due, statements_file
 
 
 def _month(text: str) -> date:
@@ -23,7 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         today = timezone.now().date()
-        last_complete = month_start(month_start(today) - date.resolution)
+        last_complete = month_previous(month_start(today))
         if options["since"]:
             until = _month(options["until"]) if options["until"] else last_complete
             if until > last_complete:
