@@ -80,6 +80,7 @@ class Document(models.Model):
     period_end = models.DateField(null=True, blank=True)
     original_name = models.CharField(max_length=255, blank=True)
     sender = models.CharField(max_length=200, blank=True)
+    text = models.TextField(blank=True, help_text="What filing rules read (a PDF's text).")
     rule = models.ForeignKey(
         "FilingRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -244,18 +245,22 @@ class FilingRule(models.Model):
 
 
 class RetentionPolicy(models.Model):
-    """How long a function's documents must be kept, counted from the end of the year they
-    are about. The archive says what may be discarded; it never discards on its own."""
+    """How long documents must be kept, in years after the end of the year they are
+    about. `scope` is a function (`Tax`) or a function and subject (`Tax/FBAR`); the
+    longest scope that covers a document's path counts. The archive says what may be
+    discarded; it never discards on its own."""
 
-    function = models.CharField(max_length=10, choices=Function.choices, unique=True)
+    scope = models.CharField(max_length=120, unique=True)
     years = models.PositiveSmallIntegerField()
 
     class Meta:
-        ordering = ["function"]
+        ordering = ["scope"]
         verbose_name_plural = "retention policies"
         constraints = [
-            models.CheckConstraint(condition=Q(years__gte=1), name="retention_at_least_a_year"),
+            models.CheckConstraint(
+                condition=Q(years__gte=1) & Q(years__lte=100), name="retention_years_range"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.function}: {self.years} years"
+        return f"{self.scope}: {self.years} years"

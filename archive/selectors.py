@@ -11,7 +11,15 @@ from django.db.models import Min, OuterRef, Subquery
 
 from accounts.models import BalanceSnapshot, CashAccount, DailyBalance
 from archive.chain import CHAINED_FIELDS, chain_verify
-from archive.models import ChainHead, Document, Entry, StatementProof, StoredFile, Version
+from archive.models import (
+    ChainHead,
+    Document,
+    Entry,
+    RetentionPolicy,
+    StatementProof,
+    StoredFile,
+    Version,
+)
 from archive.months import month_last_day, months_between
 
 READ_CHUNK = 1024 * 1024
@@ -172,3 +180,49 @@ def completeness_matrix(*, first_month: date, last_month: date) -> Matrix:
                 cells.append(Cell(month, HOLE))
         rows.append(Row(account, cells))
     return Matrix(months, rows)
+
+
+# --- retention -----------------------------------------------------------------------------
+
+# Years to keep after the end of the year a document is about, unless the owner says
+# otherwise: FBAR records 5 years (31 CFR 1010.430), tax and business records 7 (the
+# longest ordinary IRS period of assessment, for a bad-debt or worthless-security claim).
+DEFAULT_RETENTION = {
+    "Banking": 7, "Books": 7, "Other": 7, "Purchases": 7, "Sales": 7, "Tax": 7, "Tax/FBAR": 5,
+}  # fmt: skip
+
+
+def retention_policies() -> dict[str, int]:
+    """Every scope's years: the defaults, overridden by what the owner set."""
+    return DEFAULT_RETENTION | dict(RetentionPolicy.objects.values_list("scope", "years"))
+
+
+def keep_until(document: Document, policies: dict[str, int]) -> date | None:
+    """The last day the document must be kept (None: it has no date)."""
+    if document.about_on is None:
+        return None
+    scopes = [s for s in policies if document.path == s or document.path.startswith(f"{s}/")]
+    if not scopes:
+        return None
+    years = policies[max(scopes, key=len)]
+    return date(document.about_on.year + years, 12, 31)
+
+
+@dataclass(frozen=True)
+class Discardable:
+    document: Document
+    kept_until: date
+
+
+def discardable(*, today: date) -> list[Discardable]:
+    """Filed documents past their retention: what may be discarded (nothing is)."""
+    policies = retention_policies()
+    oldest = today.year - min(policies.values())
+    found = []
+    for document in Document.objects.filter(
+        status=Document.Status.FILED, about_on__lt=date(oldest, 1, 1)
+    ).order_by("about_on", "path"):
+        until = keep_until(document, policies)
+        if until is not None and until < today:
+            found.append(Discardable(document, until))
+    return found

@@ -29,7 +29,18 @@ from archive.layout import (
     path_for,
     template_check,
 )
-from archive.models import ChainHead, Document, Entry, Layout, StoredFile, Version
+from archive.models import (
+    ChainHead,
+    Document,
+    Entry,
+    FilingRule,
+    Function,
+    Layout,
+    RetentionPolicy,
+    StoredFile,
+    Version,
+)
+from archive.rules import RuleInput, document_text, extension_of, rules_first
 
 STORAGE_PREFIX = "archive/sha256"
 
@@ -174,3 +185,122 @@ def layout_change(*, template: str) -> int:
             )
         Layout.objects.update_or_create(pk=1, defaults={"template": template, "changed_at": now})
     return len(moved)
+
+
+# --- dropped documents: rules, the inbox -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """What `document_drop` did: filed by a rule, or put in the inbox (and why)."""
+
+    document: Document
+    filed: bool
+    reason: str
+
+
+def _inbox_add(
+    *, data: bytes, name: str, content_type: str, sender: str, text: str, reason: str
+) -> Document:
+    stored = content_store(data=data, content_type=content_type, extension=extension_of(name))
+    now = timezone.now()
+    with transaction.atomic():
+        head = _head_locked()
+        path = f"Inbox/{stored.sha256[:12]}_{name_part(name) or 'document'}"
+        document, created = Document.objects.get_or_create(
+            path=path,
+            defaults={
+                "status": Document.Status.INBOX, "extension": extension_of(name),
+                "original_name": name[:255], "sender": sender[:200], "text": text,
+            },
+        )  # fmt: skip
+        if created:
+            version = Version.objects.create(
+                document=document, number=1, file=stored, source=Version.Source.UPLOAD,
+                reason=reason[:300], filed_at=now,
+            )  # fmt: skip
+            _entry_append(
+                head, action=Entry.Action.FILED, document=document, version=version, at=now
+            )
+    return document
+
+
+def document_drop(*, data: bytes, name: str, content_type: str, sender: str = "") -> Dropped:
+    """An uploaded (or watched-folder) document: filed by the first rule that matches,
+    else into the inbox. The same bytes dropped twice are filed once."""
+    text = document_text(data, content_type)
+    verdict = rules_first(
+        FilingRule.objects.filter(is_active=True), RuleInput(name=name, text=text, sender=sender)
+    )
+    if verdict is not None and verdict.about_on is not None:
+        filed = document_file(
+            naming=verdict.naming(extension_of(name)), data=data, content_type=content_type,
+            source=Version.Source.UPLOAD, original_name=name, sender=sender,
+        )  # fmt: skip
+        Document.objects.filter(pk=filed.document.pk).update(rule=verdict.rule, text=text)
+        return Dropped(filed.document, True, f"Filed by the rule {verdict.rule.name!r}")
+    reason = (
+        f"The rule {verdict.rule.name!r} matched, but no date was found in it"
+        if verdict is not None
+        else "No filing rule matched"
+    )
+    document = _inbox_add(data=data, name=name, content_type=content_type, sender=sender,
+                          text=text, reason=reason)  # fmt: skip
+    return Dropped(document, False, reason)
+
+
+def inbox_file(*, document: Document, naming: Naming, rule: FilingRule | None = None) -> Document:
+    """File a document waiting in the inbox under `naming` (a MOVED entry in the chain).
+    Refused (LayoutError) if another document is filed at that path already."""
+    now = timezone.now()
+    with transaction.atomic():
+        head = _head_locked()
+        document = Document.objects.select_for_update().get(pk=document.pk)
+        if document.status != Document.Status.INBOX:
+            raise LayoutError("This document is filed already.")
+        path = path_for(naming, template_current())
+        if Document.objects.filter(path=path).exists():
+            raise LayoutError(f"A document is filed at {path} already.")
+        document.status, document.path = Document.Status.FILED, path
+        document.function, document.subject, document.kind = (
+            naming.function, naming.subject, naming.kind,
+        )  # fmt: skip
+        document.label, document.about_on, document.period = (
+            naming.label, naming.about_on, naming.period,
+        )  # fmt: skip
+        document.extension, document.rule = naming.extension, rule
+        document.save()
+        version = document.versions.select_related("file").order_by("-number").first()
+        assert version is not None
+        _entry_append(head, action=Entry.Action.MOVED, document=document, version=version, at=now)
+    return document
+
+
+def inbox_apply_rules() -> int:
+    """Run the rules over the inbox again (after the owner added one): how many filed."""
+    rules = list(FilingRule.objects.filter(is_active=True))
+    filed = 0
+    for document in Document.objects.filter(status=Document.Status.INBOX):
+        verdict = rules_first(
+            rules, RuleInput(document.original_name, document.text, document.sender)
+        )
+        if verdict is None or verdict.about_on is None:
+            continue
+        try:
+            inbox_file(document=document, naming=verdict.naming(document.extension),
+                       rule=verdict.rule)  # fmt: skip
+        except LayoutError:
+            continue
+        filed += 1
+    return filed
+
+
+def retention_set(*, scope: str, years: int) -> RetentionPolicy:
+    """How long documents of `scope` (a function, or a function and subject such as
+    `Tax/FBAR`) are kept, in years after the end of the year they are about."""
+    if not 1 <= years <= 100:
+        raise ValueError("Keep documents from 1 to 100 years.")
+    if scope.split("/", 1)[0] not in Function.values:
+        raise ValueError(f"{scope!r} does not start with a function.")
+    policy, _ = RetentionPolicy.objects.update_or_create(scope=scope, defaults={"years": years})
+    return policy
