@@ -26,6 +26,13 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Stored files (the archive's) go to the test's own folder, never the checkout's var/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture
 def owner(db) -> User:
     return user_create_owner(username="olivia", email="olivia@example.com", password=PASSWORD)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date
 
 from django.core.files.storage import default_storage
-from django.db.models import Min, OuterRef, Subquery
+from django.db.models import Min, OuterRef, Q, Subquery
 
 from accounts.models import BalanceSnapshot, CashAccount, DailyBalance
 from archive.chain import CHAINED_FIELDS, chain_verify
@@ -122,12 +122,16 @@ class Matrix:
 
 
 def _accounts_with_first_day() -> list[CashAccount]:
-    """Active accounts, each with `first_day`: the day its record starts (opened, its
+    """Active accounts whose statements the archive expects (Wise balances, and any
+    account with a statement filed), each with `first_day`: the day its record starts (opened, its
     first line day or its first reported balance), or None (one query)."""
     daily = DailyBalance.objects.filter(account=OuterRef("pk")).order_by().values("account")
     reports = BalanceSnapshot.objects.filter(account=OuterRef("pk")).order_by().values("account")
+    expected = Q(wise_balance_id__isnull=False) | Q(
+        pk__in=Document.objects.filter(kind="statement").values("account_id")
+    )
     accounts = list(
-        CashAccount.objects.filter(is_active=True)
+        CashAccount.objects.filter(expected, is_active=True)
         .select_related("institution")
         .annotate(
             _first_daily=Subquery(daily.annotate(v=Min("date")).values("v")[:1]),

@@ -1,9 +1,9 @@
-"""Every archive test stores its files in a folder of its own."""
+"""The archive's tests read their stored files from the test's own folder (the root
+conftest points MEDIA_ROOT there)."""
 
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def archive_storage(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+@pytest.fixture
+def archive_storage(_media_root):
+    return _media_root

@@ -119,3 +119,36 @@ def test_the_command_files_a_range_and_the_beat_files_the_months_just_ended(busi
         MONTH.replace(month=8), MONTH,
     }  # fmt: skip
     assert months_due(UNTIL.date()) == [MONTH.replace(month=9), MONTH.replace(month=10)]
+
+
+CAMT = b"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.10"><BkToCstmrStmt><Stmt>
+<Acct><Ccy>EUR</Ccy></Acct>
+<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp>
+<Amt Ccy="EUR">10.50</Amt><CdtDbtInd>DBIT</CdtDbtInd></Bal>
+%s
+</Stmt></BkToCstmrStmt></Document>"""
+CLOSING = (
+    b'<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">20.00</Amt>'
+    b"<CdtDbtInd>CRDT</CdtDbtInd></Bal>"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (CAMT % CLOSING, (-1050, 2000, "")),
+        (CAMT % b"", (None, None, "no opening (OPBD) or closing (CLBD) balance")),
+        (CAMT.replace(b"<Ccy>EUR", b"<Ccy>USD") % CLOSING, (None, None, "in USD, not EUR")),
+        (CAMT % CLOSING.replace(b"20.00", b"20.005"), (None, None, "cannot be read")),
+        (b"<not xml", (None, None, "cannot be read")),
+        (b'<!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>', (None, None, "DOCTYPE: refused")),
+    ],
+)
+def test_the_twin_is_read_for_its_balances_and_anything_else_is_unreadable(data, expected):
+    from archive.statements import _stated
+
+    opening, closing, problem = _stated(data, "EUR")
+    assert (opening, closing) == expected[:2]
+    assert expected[2] in problem
+    assert bool(problem) == bool(expected[2])
