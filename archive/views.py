@@ -20,7 +20,7 @@ from archive.months import month_previous, month_start
 from archive.rules import RuleInput, rule_verdict
 from treasury.params import BadParameter, param_int
 
-MATRIX_MONTHS = 24
+MATRIX_MONTHS = 12
 
 
 @require_GET

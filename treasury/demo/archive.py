@@ -1,6 +1,6 @@
 """The demo's archive: every Wise balance's statements from the start of the demo's span
 to last month, filed and proved as the month ends would have, with the story's two
-findings planted: one month missing (the GBP balance, thirteen months ago: a month end
+findings planted: one month missing (the GBP balance, seven months ago: a month end
 the worker missed) and one statement that differs from the record (the EUR balance,
 four months ago: Wise's statement left out a line it still counts in the balance, as it
 does with a line booked late under an earlier date).
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from treasury.demo.steps import Context
 
-HOLE_MONTHS_AGO = 13
+HOLE_MONTHS_AGO = 7
 DIFFERENCE_MONTHS_AGO = 4
 
 
