@@ -49,6 +49,11 @@ def storage_name_for(sha256: str, extension: str) -> str:
     return f"{STORAGE_PREFIX}/{sha256[:2]}/{sha256}.{name_part(extension) or 'bin'}"
 
 
+def _intact(name: str, sha256: str) -> bool:
+    with default_storage.open(name, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest() == sha256
+
+
 def content_store(*, data: bytes, content_type: str, extension: str) -> StoredFile:
     """The stored file of these bytes, written to storage once whoever files them."""
     sha256 = hashlib.sha256(data).hexdigest()
@@ -56,16 +61,14 @@ def content_store(*, data: bytes, content_type: str, extension: str) -> StoredFi
     if found is not None:
         return found
     name = storage_name_for(sha256, extension)
-    if default_storage.exists(name):
-        with default_storage.open(name, "rb") as handle:
-            intact = hashlib.sha256(handle.read()).hexdigest() == sha256
-        if not intact:  # a torn write from a crash: write it again
-            default_storage.delete(name)
+    if default_storage.exists(name) and not _intact(name, sha256):
+        default_storage.delete(name)  # a torn write from a crash: write it again
     if not default_storage.exists(name):
         saved = default_storage.save(name, ContentFile(data))
-        if saved != name:  # storage renamed it: the name must be the content's
+        if saved != name:  # another filer wrote the same bytes meanwhile: keep theirs
             default_storage.delete(saved)
-            raise OSError(f"The storage would not keep {name} under its own name")
+            if not _intact(name, sha256):
+                raise OSError(f"The storage would not keep {name} under its own name")
     try:
         with transaction.atomic():
             return StoredFile.objects.create(

@@ -152,3 +152,16 @@ def test_the_twin_is_read_for_its_balances_and_anything_else_is_unreadable(data,
     assert (opening, closing) == expected[:2]
     assert expected[2] in problem
     assert bool(problem) == bool(expected[2])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_month_ends_at_once_file_each_statement_once(wise_sim_factory, settings):
+    from accounts.tests.wise_helpers import run_concurrently
+
+    sim = wise_sim_factory(until=UNTIL, size=300, seed=7)
+    _, accounts = synced(sim, settings)
+    results = run_concurrently(lambda: statements_file(months=[MONTH]))
+    assert sum(r.filed for r in results) == 2 * len(accounts)
+    assert Document.objects.count() == Entry.objects.count() == 2 * len(accounts)
+    assert StatementProof.objects.count() == len(accounts)
+    assert archive_verify() == []

@@ -128,3 +128,15 @@ def test_a_version_pointed_at_other_content_is_noticed():
     problems = archive_verify()
     assert [p.path for p in problems] == [first.document.path]
     assert Document.objects.count() == 2
+
+
+def test_the_admin_shows_the_records_and_lets_nobody_edit_them(owner_client, accountant_client):
+    filed = _file()
+    for client in (owner_client, accountant_client):
+        for model in ("document", "version", "storedfile", "entry", "statementproof"):
+            assert client.get(f"/admin/archive/{model}/").status_code == 200, model
+    page = owner_client.get(f"/admin/archive/document/{filed.document.pk}/change/")
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content  # read-only, even for the owner
+    assert owner_client.post(f"/admin/archive/document/{filed.document.pk}/delete/",
+                             {"post": "yes"}).status_code == 403  # fmt: skip
