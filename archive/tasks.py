@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import WiseConnection
@@ -29,3 +31,13 @@ def connection_statements_file(connection_id: int, months: list[str]) -> dict[st
         months=[date.fromisoformat(m) for m in months], connections=[connection]
     )
     return {"filed": result.filed, "differs": result.differs, "refused": len(result.refused)}
+
+
+@shared_task(name="archive.watch_folder", ignore_result=True)
+def watch_folder() -> int:
+    """Beat: take in the watched folder's files, if one is set."""
+    from archive.watch import folder_take
+
+    if not settings.ARCHIVE_WATCH_DIR:
+        return 0
+    return len(folder_take(folder=Path(settings.ARCHIVE_WATCH_DIR)))

@@ -117,4 +117,7 @@ app.conf.beat_schedule = {
         "task": "archive.month_end_file",
         "schedule": crontab(hour=3, minute=15),
     },
+    # The watched folder (ARCHIVE_WATCH_DIR), every 5 minutes: a scanned receipt is filed
+    # while its paper is still at hand; one directory listing when nothing is there.
+    "archive-watch-folder": {"task": "archive.watch_folder", "schedule": 5 * MINUTE},
 }

@@ -292,6 +292,11 @@ ECB_URL = env.str("ECB_URL", default="https://www.ecb.europa.eu")
 TREASURY_API_URL = env.str("TREASURY_API_URL", default="https://api.fiscaldata.treasury.gov")
 HTTP_TIMEOUT_SECONDS = env.int("HTTP_TIMEOUT_SECONDS", default=20)
 
+# --- Archive ----------------------------------------------------------------------------
+# A folder whose files the archive takes in every few minutes (filed by the filing rules,
+# else into the inbox), moving each into its `.taken/` subfolder; empty: none watched.
+ARCHIVE_WATCH_DIR = env.str("ARCHIVE_WATCH_DIR", default="")
+
 # --- Xero -------------------------------------------------------------------------------
 # The app's credentials from developer.xero.com (an OAuth app, or a custom connection).
 XERO_CLIENT_ID = env.str("XERO_CLIENT_ID", default="")

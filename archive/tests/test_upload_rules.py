@@ -3,6 +3,8 @@ date patterns), with a preview; what no rule files waits in the inbox. Retention
 what may be discarded and discards nothing."""
 
 import io
+import os
+import time
 from datetime import date
 
 import pytest
@@ -149,3 +151,25 @@ def test_retention_says_what_may_be_discarded_and_discards_nothing(owner_client)
     response = owner_client.post("/archive/retention/", {"scope": "Nowhere", "years": 3})
     assert "does not start with a function" in response.content.decode()
     assert Document.objects.count() == 2
+
+
+def test_the_watched_folder_files_by_the_rules_and_moves_what_it_took(tmp_path):
+    from django.test import override_settings
+
+    from archive.tasks import watch_folder
+
+    hetzner_rule()
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    (folder / "hetzner.pdf").write_bytes(HETZNER)
+    (folder / "IMG 0042.jpg").write_bytes(b"\xff\xd8 a photo")
+    (folder / ".partial").write_bytes(b"hidden: left alone")
+    (folder / "still-scanning.pdf").write_bytes(b"%PDF-1.4 half")  # written just now
+    for name in ("hetzner.pdf", "IMG 0042.jpg"):
+        os.utime(folder / name, (time.time() - 60, time.time() - 60))
+    with override_settings(ARCHIVE_WATCH_DIR=str(folder)):
+        assert watch_folder() == 2
+    statuses = dict(Document.objects.values_list("original_name", "status"))
+    assert statuses == {"hetzner.pdf": "FILED", "IMG 0042.jpg": "INBOX"}
+    assert sorted(p.name for p in folder.iterdir()) == [".partial", ".taken", "still-scanning.pdf"]
+    assert sorted(p.name for p in (folder / ".taken").iterdir()) == ["IMG 0042.jpg", "hetzner.pdf"]
