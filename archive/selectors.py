@@ -92,6 +92,7 @@ class Cell:
     state: str  # HOLE, NOT_DUE, FILED or a StatementProof status (AGREES, DIFFERS, ...)
     document: str = ""  # the statement's path, if filed
     detail: str = ""
+    document_id: int | None = None
 
     @property
     def is_hole(self) -> bool:
@@ -155,8 +156,8 @@ def completeness_matrix(*, first_month: date, last_month: date) -> Matrix:
     proofs = StatementProof.objects.filter(
         account=OuterRef("account"), month=OuterRef("period_start")
     )
-    statements: dict[tuple[int, date], tuple[str, str | None, str]] = {}
-    for account_id, start, path, status, detail in (
+    statements: dict[tuple[int, date], tuple[str, str | None, str, int]] = {}
+    for account_id, start, path, status, detail, pk in (
         Document.objects.filter(
             status=Document.Status.FILED, kind="statement", account__isnull=False,
             period_start__gte=months[0], period_start__lte=months[-1],
@@ -166,9 +167,9 @@ def completeness_matrix(*, first_month: date, last_month: date) -> Matrix:
             proof_detail=Subquery(proofs.values("detail")[:1]),
         )
         .order_by("-extension")
-        .values_list("account_id", "period_start", "path", "proof_status", "proof_detail")
+        .values_list("account_id", "period_start", "path", "proof_status", "proof_detail", "pk")
     ):  # fmt: skip
-        statements[(account_id, start)] = (path, status, detail or "")  # the PDF last: it wins
+        statements[(account_id, start)] = (path, status, detail or "", pk)  # the PDF wins
     rows = []
     for account in accounts:
         first = account.first_day  # type: ignore[attr-defined]
@@ -176,8 +177,8 @@ def completeness_matrix(*, first_month: date, last_month: date) -> Matrix:
         for month in months:
             found = statements.get((account.pk, month))
             if found is not None:
-                path, status, detail = found
-                cells.append(Cell(month, status or FILED, path, detail))
+                path, status, detail, pk = found
+                cells.append(Cell(month, status or FILED, path, detail, pk))
             elif first is None or month_last_day(month) < first:
                 cells.append(Cell(month, NOT_DUE))
             else:

@@ -6,7 +6,8 @@ owner's (enforced centrally, `treasury.access`)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,6 +22,7 @@ from archive.rules import RuleInput, rule_verdict
 from treasury.params import BadParameter, param_int
 
 MATRIX_MONTHS = 12
+INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
 
 
 @require_GET
@@ -166,4 +168,25 @@ def retention(request: HttpRequest) -> HttpResponse:
             "policies": sorted(selectors.retention_policies().items()),
             "discardable": selectors.discardable(today=today),
         },
+    )
+
+
+@require_GET
+def document(request: HttpRequest, document_id: int) -> HttpResponse:
+    """A filed document's current version (or `?version=N`), as stored."""
+    found = get_object_or_404(Document, pk=document_id)
+    number = param_int(request.GET, "version", maximum=10_000)
+    versions = found.versions.select_related("file").order_by("-number")
+    version = get_object_or_404(versions, number=number) if number else versions.first()
+    if version is None:
+        raise Http404("No version of this document")
+    content_type = version.file.content_type or "application/octet-stream"
+    handle = default_storage.open(version.file.storage_name, "rb")
+    return FileResponse(
+        handle,
+        # Shown in the browser only if it cannot carry script (an uploaded HTML file is
+        # a download, never a page of this site).
+        as_attachment=content_type not in INLINE_TYPES,
+        filename=found.name,
+        content_type=content_type if content_type in INLINE_TYPES else "application/octet-stream",
     )

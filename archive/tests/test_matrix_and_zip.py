@@ -110,3 +110,25 @@ def test_a_zip_of_a_year_and_a_malformed_period(filed_with_a_hole, owner_client)
     assert len(bundle.namelist()) == 1 + 4 * len(filed_with_a_hole)
     for bad in ("2026-13", "26", "2026-9", "", "1900"):
         assert owner_client.get(f"/archive/download/?period={bad}").status_code == 400
+
+
+def test_each_filed_month_links_to_its_statement(filed_with_a_hole, accountant_client, in_november):
+    page = accountant_client.get("/archive/?months=6").content.decode()
+    pdf = Document.objects.filter(period_start=SEPTEMBER, extension="pdf").first()
+    assert f'href="/archive/documents/{pdf.pk}/"' in page
+    response = accountant_client.get(f"/archive/documents/{pdf.pk}/")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content).startswith(b"%PDF-1.")
+    assert accountant_client.get(f"/archive/documents/{pdf.pk}/?version=9").status_code == 404
+    assert accountant_client.get(f"/archive/documents/{pdf.pk}/?version=x").status_code == 400
+
+
+def test_an_uploaded_page_is_a_download_never_a_page_of_the_site(owner_client):
+    from archive.services import document_drop
+
+    dropped = document_drop(data=b"<script>alert(1)</script>", name="x.html",
+                            content_type="text/html")  # fmt: skip
+    response = owner_client.get(f"/archive/documents/{dropped.document.pk}/")
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"].startswith("attachment")
