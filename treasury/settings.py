@@ -179,6 +179,22 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "media"
+# The archive's files: the filesystem under MEDIA_ROOT, or any S3-compatible object store
+# (django-storages) once a bucket is named.
+ARCHIVE_S3_BUCKET = env.str("ARCHIVE_S3_BUCKET", default="")
+if ARCHIVE_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ARCHIVE_S3_BUCKET,
+            "endpoint_url": env.str("ARCHIVE_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("ARCHIVE_S3_REGION", default="") or None,
+            "access_key": env.str("ARCHIVE_S3_ACCESS_KEY", default="") or None,
+            "secret_key": env.str("ARCHIVE_S3_SECRET_KEY", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+        },
+    }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
