@@ -11,15 +11,19 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import WiseConnection
+from archive.reports import fbar_worksheet_file
 from archive.statements import months_due, statements_file
 
 
 @shared_task(name="archive.month_end_file", ignore_result=True)
 def month_end_file() -> None:
-    """Beat: queue the filing of the months just ended, one task per Wise connection."""
-    months = [m.isoformat() for m in months_due(timezone.now().date())]
+    """Beat: queue the filing of the months just ended, one task per Wise connection;
+    file last year's FBAR worksheet when its figures are final (nothing if filed)."""
+    today = timezone.now().date()
+    months = [m.isoformat() for m in months_due(today)]
     for connection_id in WiseConnection.objects.values_list("pk", flat=True):
         connection_statements_file.delay(connection_id, months)
+    fbar_worksheet_file(year=today.year - 1, today=today)  # once last year's rates are out
 
 
 @shared_task(name="archive.connection_statements_file", ignore_result=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from accounts.models import CashAccount
 from archive.models import StatementProof
 from archive.months import month_previous, month_start, months_between
+from archive.reports import fbar_worksheet_file
 from archive.statements import statements_file
 from ledger.reconciliation.models import Mismatch
 from simulators.wise.generator import PROFILE_BUSINESS
@@ -70,6 +71,9 @@ def archive_file(ctx: Context) -> str:
                 ctx.wise.hidden_refs.discard(left_out)
             planted = f", {differing:%Y-%m} EUR differs"
     statements_file(months=[differing], account_ids=[a.pk for a in wise if not planted or a != eur])
+    worksheets = fbar_worksheet_file(year=ctx.today.year - 1, today=ctx.today)
+    if worksheets:
+        planted += f", FBAR {ctx.today.year - 1} worksheet"
     return (
         f"{StatementProof.objects.count()} months filed and proved "
         f"({result.filed} documents in the main run); {hole:%Y-%m} GBP missing{planted}"

@@ -87,6 +87,10 @@ def test_the_default_demo_tells_its_story_and_a_second_run_changes_nothing(tmp_p
     assert len(matrix.rows) == 5  # the Wise balances; the bank account files no statements yet
     assert matrix.differences == 1
     assert "STATEMENT_DIFFERS" in kinds
+    from archive.models import Document
+
+    worksheets = Document.objects.filter(kind="fbar-worksheet", period=str(today.year - 1))
+    assert worksheets.count() == 2  # last year's, PDF and CSV: its Treasury rates are out
 
     counts, in_xero = row_counts(), xero_bank_transactions(tmp_path)
     assert in_xero == figures["postings"] + 1  # every line once, plus the native feed's
