@@ -76,7 +76,9 @@ def _synced_without_a_september_line(sim_factory, settings):
     return sim, eur, line
 
 
-def test_a_statement_whose_closing_differs_opens_a_mismatch_once(wise_sim_factory, settings):
+def test_a_statement_whose_closing_differs_opens_a_mismatch_once(
+    wise_sim_factory, settings, owner_client
+):
     XeroOrganisation.objects.create(tenant_id="tenant-1", name="Quinn Studio LLC")
     _, eur, line = _synced_without_a_september_line(wise_sim_factory, settings)
     result = statements_file(months=[MONTH])
@@ -98,6 +100,11 @@ def test_a_statement_whose_closing_differs_opens_a_mismatch_once(wise_sim_factor
     assert [e.action for e in mismatch.events.all()] == ["OPENED"]
     others = StatementProof.objects.exclude(account=eur).values_list("status", flat=True)
     assert set(others) == {"AGREES"}
+    page = owner_client.get(f"/admin/reconciliation/mismatch/{mismatch.pk}/change/")
+    assert page.status_code == 200
+    assert "Filed statement differs" in page.content.decode()
+    listing = owner_client.get("/admin/reconciliation/mismatch/?type__exact=STATEMENT_DIFFERS")
+    assert listing.status_code == 200
 
 
 def test_reconciliation_leaves_the_archives_mismatches_alone(wise_sim_factory, settings):
