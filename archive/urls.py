@@ -10,5 +10,6 @@ urlpatterns = [
     path("archive/upload/", views.upload, name="upload"),
     path("archive/inbox/<int:document_id>/file/", views.inbox_file, name="inbox-file"),
     path("archive/rules/", views.rules, name="rules"),
+    path("archive/layout/", views.layout, name="layout"),
     path("archive/retention/", views.retention, name="retention"),
 ]

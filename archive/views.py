@@ -126,8 +126,23 @@ def rules(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "archive/rules.html",
-        {"form": form, "rules": FilingRule.objects.all(), "preview": preview},
-    )
+        {"form": form, "rules": FilingRule.objects.all(), "preview": preview,
+         "template": services.template_current()},
+    )  # fmt: skip
+
+
+@require_POST
+def layout(request: HttpRequest) -> HttpResponse:
+    """The owner's new layout template: every document moves with it, or none does."""
+    template = request.POST.get("template", "").strip()[:300]
+    try:
+        moved = services.layout_change(template=template)
+    except LayoutError as exc:
+        messages.error(request, f"Layout not changed: {exc}")
+    else:
+        plural = "" if moved == 1 else "s"
+        messages.success(request, f"Layout changed: {moved} document{plural} moved, history kept.")
+    return redirect("archive:rules")
 
 
 def rule_preview(rule: FilingRule) -> list[tuple[Document, str]]:

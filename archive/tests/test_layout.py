@@ -86,3 +86,22 @@ def test_a_template_that_would_merge_two_documents_is_refused_and_moves_nothing(
         layout_change(template="{function}/{date}_{name}.{ext}")
     assert Entry.objects.count() == 2
     assert archive_verify() == []
+
+
+@pytest.mark.django_db
+def test_the_owner_changes_the_layout_on_the_rules_page(owner_client, accountant_client):
+    filed = document_file(naming=STATEMENT, data=b"a", content_type="application/pdf",
+                          source="WISE")  # fmt: skip
+    assert (
+        "{function}/{subject}/{year}/{date}_{name}.{ext}"
+        in owner_client.get("/archive/rules/").content.decode()
+    )
+    refused = owner_client.post("/archive/layout/", {"template": "{date}.{ext}"}, follow=True)
+    assert "Layout not changed" in refused.content.decode()
+    assert accountant_client.post("/archive/layout/", {"template": "x"}).status_code == 403
+    done = owner_client.post(
+        "/archive/layout/", {"template": "{year}/{function}/{date}_{name}.{ext}"}, follow=True
+    )
+    assert "1 document moved" in done.content.decode()
+    filed.document.refresh_from_db()
+    assert filed.document.path == "2026/Banking/2026-11-30_statement_wise-eur_2026-11.pdf"
