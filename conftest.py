@@ -36,6 +36,13 @@ def _shared_limits_fresh():
     limits.shared_forget()
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Stored files (the archive's) go to the test's own folder, never the checkout's var/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture
 def owner(db) -> User:
     return user_create_owner(username="olivia", email="olivia@example.com", password=PASSWORD)

@@ -114,4 +114,15 @@ app.conf.beat_schedule = {
         "task": "reconciliation.run_all",
         "schedule": crontab(hour=2, minute=30),
     },
+    # File each Wise balance's statement of the month just ended (PDF and CAMT.053) and
+    # prove it against the record: daily at 03:15, after the nightly reconciliation, so
+    # the month's late lines are in; each run also re-reads the month before (a missed
+    # month end is caught) and files nothing it already holds.
+    "archive-month-end": {
+        "task": "archive.month_end_file",
+        "schedule": crontab(hour=3, minute=15),
+    },
+    # The watched folder (ARCHIVE_WATCH_DIR), every 5 minutes: a scanned receipt is filed
+    # while its paper is still at hand; one directory listing when nothing is there.
+    "archive-watch-folder": {"task": "archive.watch_folder", "schedule": 5 * MINUTE},
 }

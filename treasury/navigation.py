@@ -23,6 +23,7 @@ NAV_ITEMS: tuple[tuple[str, str], ...] = (
     ("Work", "operations:invoices"),
     ("Rates", "fx:rates"),
     ("FBAR", "fbar:report"),
+    ("Archive", "archive:matrix"),
 )
 
 

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "ledger.rules.apps.RulesConfig",
     "ledger.reconciliation.apps.ReconciliationConfig",
     "operations.apps.OperationsConfig",
+    "archive.apps.ArchiveConfig",
     "simulators.apps.SimulatorsConfig",
 ]
 
@@ -178,6 +179,22 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "media"
+# The archive's files: the filesystem under MEDIA_ROOT, or any S3-compatible object store
+# (django-storages) once a bucket is named.
+ARCHIVE_S3_BUCKET = env.str("ARCHIVE_S3_BUCKET", default="")
+if ARCHIVE_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ARCHIVE_S3_BUCKET,
+            "endpoint_url": env.str("ARCHIVE_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("ARCHIVE_S3_REGION", default="") or None,
+            "access_key": env.str("ARCHIVE_S3_ACCESS_KEY", default="") or None,
+            "secret_key": env.str("ARCHIVE_S3_SECRET_KEY", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+        },
+    }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
@@ -293,6 +310,11 @@ XERO_LOGIN_URL = env.str("XERO_LOGIN_URL", default="https://login.xero.com")
 ECB_URL = env.str("ECB_URL", default="https://www.ecb.europa.eu")
 TREASURY_API_URL = env.str("TREASURY_API_URL", default="https://api.fiscaldata.treasury.gov")
 HTTP_TIMEOUT_SECONDS = env.int("HTTP_TIMEOUT_SECONDS", default=20)
+
+# --- Archive ----------------------------------------------------------------------------
+# A folder whose files the archive takes in every few minutes (filed by the filing rules,
+# else into the inbox), moving each into its `.taken/` subfolder; empty: none watched.
+ARCHIVE_WATCH_DIR = env.str("ARCHIVE_WATCH_DIR", default="")
 
 # --- Xero -------------------------------------------------------------------------------
 # The app's credentials from developer.xero.com (an OAuth app, or a custom connection).

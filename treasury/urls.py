@@ -30,4 +30,5 @@ urlpatterns = [
     path("", include("treasury.cashview.urls")),
     path("", include("treasury.fbar.urls")),
     path("", include("operations.urls")),
+    path("", include("archive.urls")),
 ]

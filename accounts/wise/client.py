@@ -25,6 +25,7 @@ import msgspec
 from accounts.wise.sca import InvalidKeyError, one_time_token_sign
 
 MAX_STATEMENT_SPAN = timedelta(days=469)
+STATEMENT_FILE_FORMATS = ("pdf", "csv", "xml", "mt940")
 USER_AGENT = "Bulwark treasury (+https://github.com/bulwark)"
 
 
@@ -226,9 +227,35 @@ class WiseClient:
 
         The span may not exceed 469 days; split longer ranges with `statement_ranges`.
         """
+        path = f"/v1/profiles/{profile_id}/balance-statements/{balance_id}/statement.json"
+        body = self._statement_get(path, currency, start, end, statement_type, raw=False)
+        if not isinstance(body, dict) or not isinstance(body.get("transactions"), list):
+            raise WiseBadResponse(f"{path}: the statement has no transactions list")
+        return body
+
+    def statement_file(
+        self,
+        profile_id: int,
+        balance_id: int,
+        currency: str,
+        start: datetime,
+        end: datetime,
+        *,
+        fmt: str,
+    ) -> bytes:
+        """One statement for `[start, end)` as the file Wise issues (`pdf`, `csv`, `xml`
+        for CAMT.053, `mt940`), byte for byte: what the archive keeps."""
+        if fmt not in STATEMENT_FILE_FORMATS:
+            raise ValueError(f"Wise issues no statement.{fmt}")
+        path = f"/v1/profiles/{profile_id}/balance-statements/{balance_id}/statement.{fmt}"
+        return self._statement_get(path, currency, start, end, "COMPACT", raw=True)
+
+    def _statement_get(
+        self, path: str, currency: str, start: datetime, end: datetime, statement_type: str,
+        *, raw: bool,
+    ) -> Any:  # fmt: skip
         if end - start > MAX_STATEMENT_SPAN:
             raise ValueError(f"A Wise statement spans at most 469 days, not {end - start}")
-        path = f"/v1/profiles/{profile_id}/balance-statements/{balance_id}/statement.json"
         params = {
             "currency": currency,
             "intervalStart": wise_time_format(start),
@@ -237,7 +264,7 @@ class WiseClient:
             "statementLocale": "en",
         }
         try:
-            body = self._get(path, params)
+            return self._get(path, params, raw=raw)
         except WiseScaRefused:
             raise
         except WiseAuthError as exc:
@@ -250,9 +277,6 @@ class WiseClient:
                 "balance keeps syncing and is proved against the imported lines.",
                 403,
             ) from exc
-        if not isinstance(body, dict) or not isinstance(body.get("transactions"), list):
-            raise WiseBadResponse(f"{path}: the statement has no transactions list")
-        return body
 
     def rates(
         self,
@@ -290,12 +314,13 @@ class WiseClient:
 
     # --- the one retry loop ------------------------------------------------------------
 
-    def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+    def _get(self, path: str, params: Mapping[str, str] | None = None, *, raw: bool = False) -> Any:
         attempt = 0
         sca_headers: dict[str, str] = {}
         while True:
             try:
-                response = self._http.get(path, params=params, headers=sca_headers)
+                accept = {"Accept": "*/*"} if raw else {}
+                response = self._http.get(path, params=params, headers={**accept, **sca_headers})
             except httpx.TransportError as exc:
                 sca_headers = {}  # a one-time token may have been spent: start SCA afresh
                 self._pause(attempt, f"{path}: {type(exc).__name__} {exc}", WiseUnavailable)
@@ -326,6 +351,8 @@ class WiseClient:
                 raise WiseBadResponse(
                     f"{path}: Wise answered {status}: {_error_text(response)}", status
                 )
+            if raw:
+                return response.content
             try:
                 return wise_json_decode(response.content)
             except ValueError:

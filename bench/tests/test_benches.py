@@ -24,6 +24,7 @@ BENCHES = [
      {"queries"}),
     ("fbar", ["--accounts", "2", "--n", "200"], {"seconds", "aggregate_usd", "filing_required"}),
     ("fx_backfill", [], {"seconds", "rates"}),
+    ("archive", ["--accounts", "6", "--months", "2", "--lines", "600"], {"seconds", "documents"}),
 ]  # fmt: skip
 
 

@@ -162,6 +162,9 @@ class Mismatch(models.Model):
         DUPLICATE_IN_XERO = "DUPLICATE_IN_XERO", "Duplicate in Xero"
         CURRENCY_DIFFERS = "CURRENCY_DIFFERS", "Currency differs"
         BALANCE_DIFFERS = "BALANCE_DIFFERS", "Balance differs"
+        # Opened by the archive (a filed statement against Bulwark's record), not by
+        # reconciliation, which leaves these alone (FILED_TYPES).
+        STATEMENT_DIFFERS = "STATEMENT_DIFFERS", "Filed statement differs"
 
     class Status(models.TextChoices):
         OPEN = "OPEN", "Open"
@@ -182,6 +185,8 @@ class Mismatch(models.Model):
 
     # A difference Bulwark can correct in Xero from the Wise line, or the owner accepts.
     CORRECTABLE = ("AMOUNT_DIFFERS", "DATE_BEYOND_WINDOW")
+    # Differences another part of Bulwark finds and keeps (see Type).
+    FILED_TYPES = ("STATEMENT_DIFFERS",)
 
     organisation = models.ForeignKey(
         XeroOrganisation, on_delete=models.CASCADE, related_name="mismatches"

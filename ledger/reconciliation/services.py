@@ -778,8 +778,10 @@ def _mismatches_store(
 ) -> dict[str, int]:
     """Bring the queue in step with the differences found (see the module docstring)."""
     wanted = {d.key: d for d in differences}
-    current = Mismatch.objects.filter(organisation=organisation).exclude(
-        status=Mismatch.Status.RESOLVED, resolution=Mismatch.Resolution.RECONCILED
+    current = (
+        Mismatch.objects.filter(organisation=organisation)
+        .exclude(status=Mismatch.Status.RESOLVED, resolution=Mismatch.Resolution.RECONCILED)
+        .exclude(type__in=Mismatch.FILED_TYPES)
     )
     if not scope.full:
         current = current.filter(account_id__in=list(scope.accounts))

@@ -111,7 +111,20 @@ def xero_api_exception(body: bytes) -> list[str]:
     return []
 
 
+def pdf_document(body: bytes) -> list[str]:
+    """A PDF file: the `%PDF-1.x` header, a cross-reference and the `%%EOF` trailer."""
+    problems = []
+    if not body.startswith(b"%PDF-1."):
+        problems.append("the body does not start with a PDF header (%PDF-1.x)")
+    if not body.rstrip().endswith(b"%%EOF"):
+        problems.append("the body does not end with the PDF trailer (%%EOF)")
+    if b"startxref" not in body[-1024:]:
+        problems.append("the body has no startxref before its trailer")
+    return problems
+
+
 CHECKS: dict[str, Callable[[bytes], list[str]]] = {
+    "pdf-document": pdf_document,
     "ecb-gesmes": ecb_gesmes,
     "ecb-history-zip": ecb_history_zip,
     "xero-api-exception": xero_api_exception,

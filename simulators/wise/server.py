@@ -2,7 +2,7 @@
 
 Endpoints: `GET /v2/profiles`, `GET /v4/profiles/{id}/balances?types=...`,
 `GET /v4/profiles/{id}/balances/{balanceId}`, `GET /v1/profiles/{id}/balance-statements/
-{balanceId}/statement.{json,csv,xml,mt940}` and `GET /v1/rates`, with Wise's shapes and
+{balanceId}/statement.{json,csv,xml,mt940,pdf}` and `GET /v1/rates`, with Wise's shapes and
 error bodies. On top of the base simulator's faults it adds what Wise does to a client:
 
 - a Bearer token check (401 with Wise's auth error body);
@@ -51,6 +51,7 @@ from simulators.wise.generator import (
     quantize,
     wise_time,
 )
+from simulators.wise.statement_pdf import statement_pdf
 
 SIM_TOKEN = "sim-wise-token"  # noqa: S105 - the simulator's fixed test token
 MAX_STATEMENT_DAYS = 469
@@ -74,10 +75,11 @@ UK_HOLDER_ADDRESS = {"addressFirstLine": "12 Hoxton Square", "city": "London",
                      "countryName": "United Kingdom"}  # fmt: skip
 
 # The statement file formats besides JSON: format -> (content type, renderer).
-EXPORT_FORMATS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+EXPORT_FORMATS: dict[str, tuple[str, Callable[[dict[str, Any]], str | bytes]]] = {
     "csv": ("text/csv", exports.statement_csv),
     "xml": ("application/xml", exports.statement_camt053),
     "mt940": ("text/plain", exports.statement_mt940),
+    "pdf": ("application/pdf", statement_pdf),
 }
 
 
@@ -376,7 +378,11 @@ class WiseSimulator(SimulatorServer):
         statement = json.loads(
             self._statement_json(found, start, end, request, {}).body, parse_float=Decimal
         )
-        return SimResponse.text(render(statement), content_type=content_type, headers=approved)
+        body = render(statement)
+        return SimResponse(
+            body=body if isinstance(body, bytes) else body.encode(),
+            headers={"Content-Type": content_type, **approved},
+        )
 
     def _statement_json(
         self,
@@ -543,7 +549,8 @@ class WiseSimulator(SimulatorServer):
         if fmt == "json":
             return body
         _, render = EXPORT_FORMATS[fmt]
-        return render(json.loads(body, parse_float=Decimal)).encode()
+        rendered = render(json.loads(body, parse_float=Decimal))
+        return rendered if isinstance(rendered, bytes) else rendered.encode()
 
     def _signature_valid(self, ott: str, signature: str) -> bool:
         try:

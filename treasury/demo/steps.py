@@ -34,9 +34,10 @@ from ledger.rules.services import (
 from ledger.xero.mapping import mapping_complete
 from ledger.xero.push import lines_unposted, posting_key
 from simulators.wise.generator import PROFILE_BUSINESS
-from simulators.wise.server import SIM_TOKEN
+from simulators.wise.server import SIM_TOKEN, WiseSimulator
 from simulators.xero.server import XeroSimulator
 from treasury.demo import DEMO_USERS, story
+from treasury.demo.archive import archive_done, archive_file
 from treasury.fbar import thresholds
 from treasury.fbar.models import FbarAccount, FbarFiling, MonitorState
 from treasury.fbar.services import (
@@ -57,12 +58,13 @@ class StepFailed(RuntimeError):
 
 @dataclass
 class Context:
-    """What the steps share: the day, the span, and the in-process Xero simulator (None
-    when it runs in another process: then nothing is planted in it)."""
+    """What the steps share: the day, the span, and the in-process Xero and Wise
+    simulators (None when they run in another process: then nothing is planted in them)."""
 
     today: date
     start: date
     xero: XeroSimulator | None
+    wise: WiseSimulator | None = None
 
     @property
     def owner(self) -> User:
@@ -378,6 +380,7 @@ STEPS = (
     Step("Reconcile", _reconciled, reconciliation),
     Step("FBAR monitor", _fbar_done, fbar),
     Step("Record last year's FBAR filing", _fbar_filed_done, fbar_filed),
+    Step("File two years of statements (archive)", archive_done, archive_file),
 )
 
 

@@ -115,6 +115,27 @@ def test_statements_are_numbers_not_strings_and_newest_first(wise_sim):
     assert body["query"]["accountId"] == 70001
 
 
+def test_the_pdf_statement_is_a_pdf_the_same_every_time(wise_sim):
+    params = {
+        "currency": "USD",
+        "intervalStart": wise_sim.since.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "intervalEnd": (wise_sim.since + timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    }
+    url = _statement_url(wise_sim).replace("statement.json", "statement.pdf")
+    first, again = _get(url, params=params), _get(url, params=params)
+    assert first.status_code == 200
+    assert first.headers["content-type"] == "application/pdf"
+    assert first.content.startswith(b"%PDF-1.")
+    assert first.content == again.content  # the guard holds it to the contract
+
+
+def test_a_pdf_that_is_no_pdf_breaks_the_contract():
+    from simulators.contracts.shapes import pdf_document
+
+    assert pdf_document(b"%PDF-1.4 ... startxref 12 %%EOF\n") == []
+    assert len(pdf_document(b"<html>not a pdf</html>")) == 3
+
+
 def test_a_statement_in_the_wrong_currency_is_refused(wise_sim):
     response = _get(
         _statement_url(wise_sim),

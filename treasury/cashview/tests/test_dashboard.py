@@ -24,8 +24,9 @@ pytestmark = pytest.mark.django_db
 # the status panel's own
 # providers: sync runs grouped, running jobs, held currencies, today's rates, the
 # worker's heartbeat (5). Providers other apps register add theirs: reconciliation's
-# open mismatches and proved-to days, FBAR's stored monitor state (3).
-DASHBOARD_QUERIES = 2 + 4 + 5 + 3
+# open mismatches and proved-to days, FBAR's stored monitor state (3), the archive's
+# completeness (accounts, statements with their proofs: 2).
+DASHBOARD_QUERIES = 2 + 4 + 5 + 3 + 2
 
 
 @pytest.fixture

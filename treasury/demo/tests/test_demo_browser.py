@@ -19,6 +19,7 @@ import io
 import json
 import os
 import re
+import zipfile
 from datetime import date
 
 import pytest
@@ -28,6 +29,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import CashAccount, Transaction
+from archive.models import StatementProof
 from ledger.reconciliation.models import Mismatch
 from ledger.rules.models import Rule
 from simulators.demo import demo_settings
@@ -45,13 +47,14 @@ SHOTS = (
 PASSWORDS = {username: password for _, username, password in DEMO_USERS}
 NEW_PASSWORD = "a-quiet-ledger-at-noon-73"
 # Whether the page scrolls sideways, (at a desktop width) any table hiding columns, the
-# menu's height, and buttons whose text is too faint on their background to look active
-# (contrast under 3:1, WCAG's bar for controls).
+# menu's height and whether its last links are cut off, and buttons whose text is too
+# faint on their background to look active (contrast under 3:1, WCAG's bar for controls).
 LAYOUT = """() => {
   const root = document.documentElement;
   const hidden = [...document.querySelectorAll('.table-wrap, .results, .recon-scroll')]
     .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.className);
   const bar = document.querySelector('.topbar__inner');
+  const nav = document.querySelector('.nav');
   const rgb = (text) => (text.match(/[0-9.]+/g) || []).map(Number);
   const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255;
     return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
@@ -66,7 +69,8 @@ LAYOUT = """() => {
       return (Math.max(a, c) + 0.05) / (Math.min(a, c) + 0.05) < 3; })
     .map(b => b.textContent.trim().slice(0, 30));
   return {overflow: root.scrollWidth - root.clientWidth, hidden, faint,
-          bar: bar ? bar.getBoundingClientRect().height : 0};
+          bar: bar ? bar.getBoundingClientRect().height : 0,
+          menuClipped: nav ? nav.scrollWidth > nav.clientWidth + 1 : false};
 }"""
 
 
@@ -118,7 +122,8 @@ def pages(year: int) -> list[str]:
         f"/fbar/accounts/{dkb.pk}/", "/fbar/accounts/add/", "/account/security/",
         "/account/password/", "/admin/", "/admin/reconciliation/mismatch/",
         f"/admin/reconciliation/mismatch/{mismatch.pk}/change/",
-        f"/admin/accounts/cashaccount/{dkb.pk}/change/",
+        f"/admin/accounts/cashaccount/{dkb.pk}/change/", "/archive/", "/archive/upload/",
+        "/archive/rules/", "/archive/retention/",
     ]  # fmt: skip
 
 
@@ -139,6 +144,8 @@ def walk(browser, live_server, width: int, urls: list[str]) -> list[str]:
                 problems.append(f"{width}px {username} {url}: clipped {found['hidden']}")
             if width >= 1280 and found["bar"] > 60:
                 problems.append(f"{width}px {username} {url}: the menu wraps")
+            if width >= 1280 and found["menuClipped"]:
+                problems.append(f"{width}px {username} {url}: the menu is cut off")
             if found["faint"]:
                 problems.append(f"{width}px {username} {url}: faint buttons {found['faint']}")
         page.context.clear_cookies()
@@ -231,6 +238,22 @@ def test_month_end_the_accountant_visit_and_every_page_at_both_widths(
         page.locator("form[aria-label='Transactions export'] button[value=csv]").click()
     lines = list(csv.DictReader(io.StringIO(export.value.path().read_text())))
     assert len(lines) == Transaction.objects.filter(booked_on__range=(start, end)).count() > 0
+
+    page.goto(f"{live_server.url}/archive/")
+    expect(page.locator("#holes")).to_have_text("1 month missing")
+    expect(page.locator("#differences")).to_contain_text("1 statement differs")
+    expect(page.locator("td[data-state=HOLE]")).to_have_count(1)
+    shot(page, "archive")
+    differing = StatementProof.objects.get(status="DIFFERS").month
+    page.select_option("#period", f"{differing:%Y-%m}")
+    with page.expect_download() as bundle:
+        page.locator("#download button[type=submit]").click()
+    archive = zipfile.ZipFile(bundle.value.path())
+    manifest = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode())))
+    assert {row["file"] for row in manifest} == set(archive.namelist()) - {"manifest.csv"}
+    statuses = [row["proof_status"] for row in manifest if row["file"].endswith(".xml")]
+    assert len([s for s in statuses if s.startswith("differs from Bulwark's record")]) == 1
+    assert statuses.count("agrees with Bulwark's record") == len(statuses) - 1
 
     mismatch = Mismatch.objects.filter(status=Mismatch.Status.OPEN).first()
     page.goto(f"{live_server.url}/admin/reconciliation/mismatch/{mismatch.pk}/change/")

@@ -76,6 +76,22 @@ def test_the_default_demo_tells_its_story_and_a_second_run_changes_nothing(tmp_p
     assert any(a.added_here for a in this.foreign)  # the bank account entered by hand
     assert "owner / bulwark-owner-demo" in text
 
+    # The archive: two years of filed statements, one month missing, one that differs.
+    from archive.months import month_previous
+    from archive.selectors import HOLE, completeness_matrix
+
+    matrix = completeness_matrix(first_month=today.replace(year=today.year - 2, month=1, day=1),
+                                 last_month=month_previous(today))  # fmt: skip
+    holes = [(str(r.account), c.month) for r in matrix.rows for c in r.cells if c.state == HOLE]
+    assert [account for account, _ in holes] == ["Wise GBP (GBP)"]
+    assert len(matrix.rows) == 5  # the Wise balances; the bank account files no statements yet
+    assert matrix.differences == 1
+    assert "STATEMENT_DIFFERS" in kinds
+    from archive.models import Document
+
+    worksheets = Document.objects.filter(kind="fbar-worksheet", period=str(today.year - 1))
+    assert worksheets.count() == 2  # last year's, PDF and CSV: its Treasury rates are out
+
     counts, in_xero = row_counts(), xero_bank_transactions(tmp_path)
     assert in_xero == figures["postings"] + 1  # every line once, plus the native feed's
 
@@ -86,7 +102,7 @@ def test_the_default_demo_tells_its_story_and_a_second_run_changes_nothing(tmp_p
     assert {k: v for k, v in again.items() if k != "seconds"} == {
         k: v for k, v in figures.items() if k != "seconds"
     }
-    assert text.count("already done") == 16
+    assert text.count("already done") == 17
 
     # The Wise simulator's signed webhooks are accepted: the seed stored its key.
     wise = snapshot_load(snapshot_path(tmp_path, "wise"))

@@ -85,6 +85,7 @@ class Command(BaseCommand):
                     today=today,
                     start=world_span(today)[0].date(),
                     xero=world.servers.get("xero"),  # type: ignore[arg-type]
+                    wise=world.servers.get("wise"),  # type: ignore[arg-type]
                 )
                 with (
                     override_settings(**demo_settings(world.urls)),

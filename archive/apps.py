@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class ArchiveConfig(AppConfig):
+    name = "archive"
+    verbose_name = "Archive"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from archive.status import archive_status_items
+        from treasury.cashview.status import register_status_provider
+
+        register_status_provider(archive_status_items)
