@@ -49,9 +49,9 @@ def _credentials() -> dict[str, Any]:
 
 def _measure(sim: XeroSimulator, *, n: int, seed: int, stdout: Any) -> dict[str, Any]:
     from ledger import services
+    from ledger.books.keys import posting_key
     from ledger.models import Posting
     from ledger.tests.factories import wise_year
-    from ledger.xero.push import posting_key
 
     organisation = _connect(sim, services)
     books = wise_year(n=n, seed=seed)

@@ -18,7 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 
 from ledger import selectors, services
 from ledger.forms import MappingForm, ModeForm, TenantForm
-from ledger.models import XeroConnection, XeroOrganisation
+from ledger.models import BooksConnection, Organisation
 from ledger.xero import mapping
 from ledger.xero.client import XeroError
 from ledger.xero.limits import DayBudgetLow
@@ -39,9 +39,9 @@ def _back(request: HttpRequest) -> HttpResponse:
     return redirect("ledger:xero")
 
 
-def _organisation() -> XeroOrganisation | None:
+def _organisation() -> Organisation | None:
     connection = connection_current()
-    if connection is None or connection.status != XeroConnection.Status.CONNECTED:
+    if connection is None or connection.status != BooksConnection.Status.CONNECTED:
         return None
     return connection.organisation
 
@@ -49,12 +49,12 @@ def _organisation() -> XeroOrganisation | None:
 @require_GET
 def xero(request: HttpRequest) -> HttpResponse:
     overview = selectors.xero_overview()
-    organisation: XeroOrganisation | None = overview["organisation"]
+    organisation: Organisation | None = overview["organisation"]
     context: dict[str, Any] = {**overview, "configured": bool(settings.XERO_CLIENT_ID)}
     connection = overview["connection"]
-    if connection is not None and connection.status == XeroConnection.Status.CHOOSING:
+    if connection is not None and connection.status == BooksConnection.Status.CHOOSING:
         context["tenant_form"] = TenantForm(tenants=connection.tenants)
-    if organisation is not None and connection.status == XeroConnection.Status.CONNECTED:
+    if organisation is not None and connection.status == BooksConnection.Status.CONNECTED:
         proposals = mapping.proposals(organisation)
         context.update(
             mode_form=ModeForm(initial={"mode": organisation.mode}),
@@ -120,7 +120,7 @@ def xero_callback(request: HttpRequest) -> HttpResponse:
 @require_POST
 def xero_tenant(request: HttpRequest) -> HttpResponse:
     connection = connection_current()
-    if connection is None or connection.status != XeroConnection.Status.CHOOSING:
+    if connection is None or connection.status != BooksConnection.Status.CHOOSING:
         messages.error(request, "There is no organisation to choose; connect first.")
         return _back(request)
     form = TenantForm(request.POST, tenants=connection.tenants)
@@ -157,7 +157,7 @@ def xero_disconnect(request: HttpRequest) -> HttpResponse:
 
 
 def organisation_action(
-    view: Callable[[HttpRequest, XeroOrganisation], None],
+    view: Callable[[HttpRequest, Organisation], None],
 ) -> Callable[[HttpRequest], HttpResponse]:
     """A POST acting on the connected organisation: the view sets its messages, and the
     owner lands back on the page (or sees why nothing could be done)."""
@@ -176,7 +176,7 @@ def organisation_action(
 
 
 @organisation_action
-def xero_mode(request: HttpRequest, organisation: XeroOrganisation) -> None:
+def xero_mode(request: HttpRequest, organisation: Organisation) -> None:
     form = ModeForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -189,7 +189,7 @@ def xero_mode(request: HttpRequest, organisation: XeroOrganisation) -> None:
 
 
 @organisation_action
-def xero_settings_refresh(request: HttpRequest, organisation: XeroOrganisation) -> None:
+def xero_settings_refresh(request: HttpRequest, organisation: Organisation) -> None:
     try:
         services.xero_settings_refresh(organisation=organisation)
         messages.success(request, "Read the organisation's settings and accounts from Xero.")
@@ -198,7 +198,7 @@ def xero_settings_refresh(request: HttpRequest, organisation: XeroOrganisation) 
 
 
 @organisation_action
-def xero_mapping(request: HttpRequest, organisation: XeroOrganisation) -> None:
+def xero_mapping(request: HttpRequest, organisation: Organisation) -> None:
     form = MappingForm(
         request.POST,
         organisation=organisation,
@@ -228,7 +228,7 @@ def xero_mapping(request: HttpRequest, organisation: XeroOrganisation) -> None:
 
 
 @organisation_action
-def xero_push(request: HttpRequest, organisation: XeroOrganisation) -> None:
+def xero_push(request: HttpRequest, organisation: Organisation) -> None:
     if organisation.posts:
         services.push_enqueue(organisation=organisation)
         messages.success(request, "Posting to Xero has started.")
@@ -237,18 +237,18 @@ def xero_push(request: HttpRequest, organisation: XeroOrganisation) -> None:
 
 
 @organisation_action
-def xero_pull(request: HttpRequest, organisation: XeroOrganisation) -> None:
+def xero_pull(request: HttpRequest, organisation: Organisation) -> None:
     services.pull_enqueue(organisation=organisation)
     messages.success(request, "Reading the books back from Xero has started.")
 
 
 @organisation_action
-def xero_repost(request: HttpRequest, organisation: XeroOrganisation) -> None:
+def xero_repost(request: HttpRequest, organisation: Organisation) -> None:
     count = services.xero_repost_stale(organisation=organisation)
     messages.success(request, f"{count} changed line(s) will be re-posted to Xero.")
 
 
 @organisation_action
-def xero_retry(request: HttpRequest, organisation: XeroOrganisation) -> None:
+def xero_retry(request: HttpRequest, organisation: Organisation) -> None:
     count = services.xero_retry_refused(organisation=organisation)
     messages.success(request, f"{count} refused line(s) will be sent again.")

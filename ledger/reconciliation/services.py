@@ -42,13 +42,14 @@ from accounts.runs import (
     runs_holders_dead,
     runs_orphaned_fail,
 )
+from ledger.books.keys import posting_key_parse
 from ledger.models import (
     BankAccountMapping,
+    BankBalance,
+    ChartAccount,
     LedgerEntry,
+    Organisation,
     Posting,
-    XeroAccount,
-    XeroBankBalance,
-    XeroOrganisation,
 )
 from ledger.reconciliation import matcher
 from ledger.reconciliation.conf import tolerances
@@ -61,7 +62,6 @@ from ledger.reconciliation.models import (
     ReconcileLease,
 )
 from ledger.rules.models import Categorization
-from ledger.xero.push import posting_key_parse
 
 logger = logging.getLogger("bulwark.reconciliation")
 
@@ -92,7 +92,7 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 class Scope:
     """The bank accounts ("books") a run covers and the cash accounts mapped to them."""
 
-    books: dict[str, XeroAccount]  # Xero AccountID → account
+    books: dict[str, ChartAccount]  # Xero AccountID → account
     accounts: dict[int, str]  # cash account id → Xero AccountID
     full: bool
 
@@ -104,25 +104,25 @@ class Scope:
         return first
 
 
-def scope_of(organisation: XeroOrganisation, account_ids: Iterable[int] | None = None) -> Scope:
+def scope_of(organisation: Organisation, account_ids: Iterable[int] | None = None) -> Scope:
     mappings = list(
-        BankAccountMapping.objects.filter(organisation=organisation).select_related("xero_account")
+        BankAccountMapping.objects.filter(organisation=organisation).select_related("chart_account")
     )
     wanted = set(account_ids) if account_ids else None
     books = {
-        m.xero_account.account_id: m.xero_account
+        m.chart_account.account_id: m.chart_account
         for m in mappings
         if wanted is None or m.cash_account_id in wanted
     }
     accounts = {
-        m.cash_account_id: m.xero_account.account_id
+        m.cash_account_id: m.chart_account.account_id
         for m in mappings
-        if m.xero_account.account_id in books
+        if m.chart_account.account_id in books
     }
     return Scope(books=books, accounts=accounts, full=wanted is None)
 
 
-def organisations_reconcilable() -> list[XeroOrganisation]:
+def organisations_reconcilable() -> list[Organisation]:
     """The organisation of the current Xero connection, once it has mapped accounts."""
     from ledger.xero.session import connection_current
 
@@ -152,7 +152,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
 
-def _lease_take(organisation: XeroOrganisation, run: SyncRun) -> bool:
+def _lease_take(organisation: Organisation, run: SyncRun) -> bool:
     """Free, expired, or held by a process that died (taken over at once, compare-and-set
     on the dead holder's value); the dead holder's runs are marked interrupted."""
     ReconcileLease.objects.get_or_create(organisation=organisation)
@@ -172,7 +172,7 @@ def _lease_take(organisation: XeroOrganisation, run: SyncRun) -> bool:
     return taken
 
 
-def _rerun_take(organisation: XeroOrganisation) -> bool:
+def _rerun_take(organisation: Organisation) -> bool:
     return bool(
         ReconcileLease.objects.filter(organisation=organisation, rerun=True).update(rerun=False)
     )
@@ -183,7 +183,7 @@ def reconcile(
 ) -> SyncRun:
     """One reconciliation of the organisation (or of the books of `account_ids`), as a
     `SyncRun` of kind RECONCILE with its progress and what it found."""
-    organisation = XeroOrganisation.objects.get(pk=organisation_id)
+    organisation = Organisation.objects.get(pk=organisation_id)
     single = account_ids[0] if account_ids and len(account_ids) == 1 else None
     run = SyncRun(
         kind=SyncRun.Kind.RECONCILE,
@@ -241,7 +241,7 @@ def _step(run: SyncRun, name: str, result: RunResult) -> None:
 
 
 def _reconcile_once(
-    organisation: XeroOrganisation, scope: Scope, run: SyncRun, now: datetime
+    organisation: Organisation, scope: Scope, run: SyncRun, now: datetime
 ) -> RunResult:
     tol = tolerances()
     result = RunResult(timings={"_mark": time.perf_counter()})
@@ -309,7 +309,7 @@ def _reconcile_once(
 
 
 def _lines_load(
-    organisation: XeroOrganisation, scope: Scope, grace: datetime
+    organisation: Organisation, scope: Scope, grace: datetime
 ) -> dict[int, matcher.Line]:
     """The lines of the scope's cash accounts. Required in Xero: not excluded by its
     categorization, not before the organisation's first posted day, stored before the
@@ -368,7 +368,7 @@ def _lines_load(
 
 
 def _entries_load(
-    organisation: XeroOrganisation, scope: Scope, lines: dict[int, matcher.Line], grace: datetime
+    organisation: Organisation, scope: Scope, lines: dict[int, matcher.Line], grace: datetime
 ) -> dict[int, matcher.Entry]:
     """Live entries (not deleted or voided) of the scope's bank accounts. Reported when
     unmatched only if dated within Wise's record of that account (on or after its first
@@ -378,16 +378,16 @@ def _entries_load(
     ).exclude(status__in=DEAD_STATUSES)
     rows = live.order_by().values_list(
         "id", "bank_account_id", "date", "amount_minor", "currency", "reference", "posting_key",
-        "contact_name", "xero_id",
+        "contact_name", "remote_id",
     )  # fmt: skip
     recent = set(live.filter(updated_at_utc__gt=grace).values_list("id", flat=True))
     coverage: dict[str, int] = {}
     for line in lines.values():
         if line.book not in coverage or line.day < coverage[line.book]:
             coverage[line.book] = line.day
-    entries, xero_ids = {}, {}
+    entries, remote_ids = {}, {}
     keyed: Counter[int] = Counter()
-    for pk, book, day, amount, currency, reference, key, contact, xero_id in rows:
+    for pk, book, day, amount, currency, reference, key, contact, remote_id in rows:
         ordinal = day.toordinal()
         key_line = posting_key_parse(key) if key else None
         if key_line is not None:
@@ -404,23 +404,23 @@ def _entries_load(
             contact=contact,
             required=start is not None and ordinal >= start and pk not in recent,
         )
-        xero_ids[pk] = xero_id
+        remote_ids[pk] = remote_id
     repeated = [line_id for line_id, count in keyed.items() if count > 1]
     if repeated:
         # Several entries carry one line's key: the one the posting record holds is it.
         held = dict(
             Posting.objects.filter(
                 organisation=organisation, transaction_id__in=repeated
-            ).values_list("transaction_id", "xero_id")
+            ).values_list("transaction_id", "remote_id")
         )
         for entry in entries.values():
-            if entry.key_line in held and held[entry.key_line] == xero_ids[entry.id]:
+            if entry.key_line in held and held[entry.key_line] == remote_ids[entry.id]:
                 entry.canonical = True
     return entries
 
 
 def _matches_active(
-    organisation: XeroOrganisation, scope: Scope
+    organisation: Organisation, scope: Scope
 ) -> dict[str, tuple[int, str, str, tuple[tuple[int, ...], tuple[int, ...]]]]:
     """Active matches of the scope: signature → (id, method, fingerprint, members)."""
     matches = Match.objects.filter(organisation=organisation, undone_at__isnull=True)
@@ -449,7 +449,7 @@ def _fingerprint(proposal: matcher.Proposal) -> str:
 
 
 def _matches_store(
-    organisation: XeroOrganisation,
+    organisation: Organisation,
     proposals: list[matcher.Proposal],
     active: dict[str, tuple[int, str, str, tuple[tuple[int, ...], tuple[int, ...]]]],
     manual: dict[str, tuple[tuple[int, ...], tuple[int, ...]]],
@@ -521,7 +521,7 @@ def _links_broken(match_ids: list[int], now: datetime) -> None:
 
 
 def _matches_create(
-    organisation: XeroOrganisation,
+    organisation: Organisation,
     proposals: list[matcher.Proposal],
     lines: dict[int, matcher.Line],
     entries: dict[int, matcher.Entry],
@@ -600,7 +600,7 @@ def _insert(model: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> 
 
 @dataclass
 class _Check:
-    xero_account: XeroAccount
+    chart_account: ChartAccount
     account_ids: list[int]
     balance: matcher.DayBalance
     currency: str
@@ -609,7 +609,7 @@ class _Check:
 
 
 def _balance_differences(
-    organisation: XeroOrganisation, scope: Scope
+    organisation: Organisation, scope: Scope
 ) -> tuple[list[matcher.Difference], list[_Check]]:
     """Each day Xero's balance was read, against Wise's balance of the mapped cash
     account(s) at the moment it was read: the closing of the day, less the lines booked
@@ -619,9 +619,9 @@ def _balance_differences(
         book_accounts[book].append(account_id)
     by_pk = {account.pk: account for account in scope.books.values()}
     rows = list(
-        XeroBankBalance.objects.filter(organisation=organisation, xero_account_id__in=list(by_pk))
+        BankBalance.objects.filter(organisation=organisation, chart_account_id__in=list(by_pk))
         .order_by("as_of")
-        .values_list("xero_account_id", "as_of", "closing_minor", "fetched_at", "currency")
+        .values_list("chart_account_id", "as_of", "closing_minor", "fetched_at", "currency")
     )
     if not rows:
         return [], []
@@ -635,19 +635,19 @@ def _balance_differences(
     late = _late_sums(organisation, scope, book_accounts, first_day)
     checks: list[_Check] = []
     by_book: dict[int, list[_Check]] = defaultdict(list)
-    for xero_account_id, day, closing, read_at, currency in rows:
-        account = by_pk[xero_account_id]
+    for chart_account_id, day, closing, read_at, currency in rows:
+        account = by_pk[chart_account_id]
         members = book_accounts[account.account_id]
         wise = 0
         for account_id in members:
             wise += timelines[account_id].closing(day) - late.get((account_id, day), 0)
         check = _Check(account, members, matcher.DayBalance(day, closing, wise), currency, read_at)
         checks.append(check)
-        by_book[xero_account_id].append(check)
+        by_book[chart_account_id].append(check)
     differences = []
-    for xero_account_id, book_checks in by_book.items():
+    for chart_account_id, book_checks in by_book.items():
         found = matcher.balance_differences(
-            subject=f"x{xero_account_id}",
+            subject=f"x{chart_account_id}",
             account_id=book_checks[0].account_ids[0],
             currency=book_checks[0].currency,
             days=[c.balance for c in book_checks],
@@ -662,7 +662,7 @@ def _balance_differences(
 
 
 def _late_sums(
-    organisation: XeroOrganisation,
+    organisation: Organisation,
     scope: Scope,
     book_accounts: dict[str, list[int]],
     since: date,
@@ -670,8 +670,8 @@ def _late_sums(
     """Per account and day: the lines booked after Xero's balance of that day was read."""
     late: dict[tuple[int, date], int] = {}
     for book, account_ids in book_accounts.items():
-        read_at = XeroBankBalance.objects.filter(
-            organisation=organisation, xero_account=scope.books[book], as_of=OuterRef("booked_on")
+        read_at = BankBalance.objects.filter(
+            organisation=organisation, chart_account=scope.books[book], as_of=OuterRef("booked_on")
         ).values("fetched_at")[:1]
         rows = (
             Transaction.objects.filter(account_id__in=account_ids, booked_on__gte=since)
@@ -686,7 +686,7 @@ def _late_sums(
 
 
 def _balance_checks_store(
-    organisation: XeroOrganisation,
+    organisation: Organisation,
     checks: list[_Check],
     mismatch_ids: dict[str, int],
     now: datetime,
@@ -700,11 +700,11 @@ def _balance_checks_store(
     for check in checks:
         for account_id in check.account_ids:
             values = {
-                "xero_account": check.xero_account,
-                "xero_minor": check.balance.xero,
+                "chart_account": check.chart_account,
+                "books_minor": check.balance.xero,
                 "wise_minor": check.balance.wise,
                 "currency": check.currency,
-                "xero_read_at": check.read_at,
+                "books_read_at": check.read_at,
                 "mismatch_id": mismatch_ids.get(check.key) if check.key else None,
                 "checked_at": now,
             }
@@ -725,7 +725,7 @@ def _balance_checks_store(
     BalanceCheck.objects.bulk_create(creates, batch_size=CHUNK)
     BalanceCheck.objects.bulk_update(
         updates,
-        ["xero_account", "xero_minor", "wise_minor", "currency", "xero_read_at", "mismatch",
+        ["chart_account", "books_minor", "wise_minor", "currency", "books_read_at", "mismatch",
          "checked_at"],
         batch_size=CHUNK,
     )  # fmt: skip
@@ -769,7 +769,7 @@ def _event(
 
 
 def _mismatches_store(
-    organisation: XeroOrganisation,
+    organisation: Organisation,
     scope: Scope,
     differences: list[matcher.Difference],
     match_ids: dict[str, int],
@@ -859,7 +859,7 @@ def _mismatches_store(
 def reconcile_requeue(run: SyncRun) -> SyncRun | None:
     """The sweep's re-queue of an interrupted reconciliation (beat: `runs_sweep`)."""
     organisation_id = run.detail.get("organisation")
-    if XeroOrganisation.objects.filter(pk=organisation_id).exists():
+    if Organisation.objects.filter(pk=organisation_id).exists():
         lease_release_orphaned(
             ReconcileLease.objects.filter(organisation_id=organisation_id),
             "until",
@@ -1119,7 +1119,7 @@ class PostOutcome:
     failed: list[str] = field(default_factory=list)
 
 
-def _organisation_writable(mismatches: Sequence[Mismatch], doing: str) -> XeroOrganisation:
+def _organisation_writable(mismatches: Sequence[Mismatch], doing: str) -> Organisation:
     """The one organisation of the mismatches, when Bulwark may write to it."""
     if not mismatches:
         raise ActionRefused("Choose the mismatches first.")
@@ -1136,7 +1136,7 @@ def _organisation_writable(mismatches: Sequence[Mismatch], doing: str) -> XeroOr
 
 
 def _books_round(
-    organisation: XeroOrganisation, mismatches: Sequence[Mismatch], user: AbstractBaseUser,
+    organisation: Organisation, mismatches: Sequence[Mismatch], user: AbstractBaseUser,
     failed: str,
 ) -> None:  # fmt: skip
     """Push, read the books back, and reconcile the mismatches' accounts. A push that did
@@ -1170,8 +1170,8 @@ def _outcome(
             and posting.posted_at is not None and posting.posted_at >= since
         ):  # fmt: skip
             outcome.posted += 1
-            events.append(_event(mismatch, done, now, f"{said} {posting.xero_id}", user,
-                                 xero_id=posting.xero_id))  # fmt: skip
+            events.append(_event(mismatch, done, now, f"{said} {posting.remote_id}", user,
+                                 remote_id=posting.remote_id))  # fmt: skip
             continue
         errors = "; ".join(posting.errors) if posting is not None and posting.errors else ""
         outcome.failed.append(f"{mismatch.summary}: {errors or 'not sent'}")
@@ -1232,8 +1232,8 @@ def mismatches_correct(*, mismatches: Sequence[Mismatch], user: AbstractBaseUser
     for mismatch in mismatches:
         posting = postings.get(mismatch.transaction_id or 0)
         entry = entries.get(mismatch.entry_id or 0)
-        ours = posting is not None and posting.xero_id and (
-            entry is None or entry.xero_id == posting.xero_id
+        ours = posting is not None and posting.remote_id and (
+            entry is None or entry.remote_id == posting.remote_id
         )  # fmt: skip
         if not ours or posting is None or posting.state == Posting.State.PENDING:
             made = f" (reference “{entry.reference}”)" if entry is not None else ""
@@ -1255,7 +1255,7 @@ def mismatches_correct(*, mismatches: Sequence[Mismatch], user: AbstractBaseUser
 
 
 def _posting_prepare(
-    organisation: XeroOrganisation, mismatch: Mismatch, user: AbstractBaseUser, now: datetime
+    organisation: Organisation, mismatch: Mismatch, user: AbstractBaseUser, now: datetime
 ) -> None:
     """Make the push send this line: a refused line is retried; a line whose posting Xero
     holds as deleted or voided is posted afresh (its old record is dropped, the event
@@ -1268,18 +1268,25 @@ def _posting_prepare(
     if posting.state == Posting.State.ERROR:
         Posting.objects.filter(pk=posting.pk).update(retry_requested=True)
         return
-    entry = LedgerEntry.objects.filter(organisation=organisation, xero_id=posting.xero_id).first()
+    entry = LedgerEntry.objects.filter(
+        organisation=organisation, remote_id=posting.remote_id
+    ).first()
     if entry is not None and entry.status in DEAD_STATUSES:
         note = (
-            f"Xero holds the earlier posting {posting.xero_id} as {entry.status.lower()}: "
+            f"Xero holds the earlier posting {posting.remote_id} as {entry.status.lower()}: "
             "posting it again"
         )
         _event(
-            mismatch, MismatchEvent.Action.POSTED, now, note, user, previous_xero_id=posting.xero_id
+            mismatch,
+            MismatchEvent.Action.POSTED,
+            now,
+            note,
+            user,
+            previous_xero_id=posting.remote_id,
         ).save()
         posting.delete()
         return
     raise ActionRefused(
-        f"{mismatch.summary} is already posted (Xero bank transaction {posting.xero_id}); "
+        f"{mismatch.summary} is already posted (Xero bank transaction {posting.remote_id}); "
         "read the books back to see it."
     )

@@ -5,7 +5,7 @@ from django.test import Client
 
 from accounts.tests.factories import CashAccountFactory
 from ledger import services
-from ledger.models import BankAccountMapping, XeroOrganisation
+from ledger.models import BankAccountMapping, Organisation
 from ledger.tests.factories import demo_accounts
 from ledger.tests.helpers import connected, in_threads, mapped
 from ledger.xero import mapping
@@ -23,7 +23,7 @@ def test_mapping_creates_bank_accounts_and_adds_missing_currencies(owner_client,
     assert set(organisation.currencies) == {"USD", "EUR", "GBP"}
     assert set(xero_sim.org().currencies) == {"USD", "EUR", "GBP"}
     for cash in books.accounts:
-        account = BankAccountMapping.objects.get(cash_account=cash).xero_account
+        account = BankAccountMapping.objects.get(cash_account=cash).chart_account
         remote = xero_sim.org().accounts[account.account_id]
         assert remote["Type"] == "BANK"
         assert remote["CurrencyCode"] == cash.currency
@@ -69,7 +69,7 @@ def test_an_organisation_without_multicurrency_cannot_take_a_euro_balance(owner_
     CashAccountFactory(currency="EUR")
     xero_authorize(owner_client, xero_sim)
     owner_client.post("/books/xero/organisation/", {"tenant_id": xero_sim.tenant_ids[1]})
-    organisation = XeroOrganisation.objects.get(tenant_id=xero_sim.tenant_ids[1])
+    organisation = Organisation.objects.get(tenant_id=xero_sim.tenant_ids[1])
     assert organisation.multicurrency_allowed is False
     (proposal,) = mapping.proposals(organisation)
     assert "needs a multi-currency plan" in proposal.blocked

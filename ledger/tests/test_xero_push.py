@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from accounts.models import Transaction
 from ledger import services
+from ledger.books.keys import posting_key
 from ledger.models import Posting
 from ledger.rules.models import Categorization
 from ledger.tests.factories import wise_year
@@ -43,7 +44,7 @@ def test_a_year_of_demo_lines_is_posted_once_and_posting_again_adds_nothing(owne
     assert max(references.values()) == 1
     by_reference = {e["Reference"]: e for e in ours}
     for txn in books.lines():  # every line, in its own account, for its exact amount
-        element = by_reference[push.posting_key(txn.pk)]
+        element = by_reference[posting_key(txn.pk)]
         assert element["Total"] == abs(txn.amount)
         assert element["Type"] == ("RECEIVE" if txn.amount > 0 else "SPEND")
         assert element["CurrencyCode"] == txn.currency
@@ -69,17 +70,17 @@ def test_fees_are_their_own_line_and_uncategorized_lines_go_to_suspense(owner_cl
     by_reference = {e["Reference"]: e for e in _ours(xero_sim)}
     suspense, fee = organisation.suspense_account_code, organisation.fee_account_code
 
-    lines = by_reference[push.posting_key(spend.pk)]["LineItems"]
+    lines = by_reference[posting_key(spend.pk)]["LineItems"]
     assert [(li["AccountCode"], li["LineAmount"]) for li in lines] == [
         (suspense, abs(spend.amount) - spend.fee),
         (fee, spend.fee),
     ]
-    lines = by_reference[push.posting_key(received.pk)]["LineItems"]
+    lines = by_reference[posting_key(received.pk)]["LineItems"]
     assert [(li["AccountCode"], li["LineAmount"]) for li in lines] == [
         (suspense, received.amount + received.fee),
         (fee, -received.fee),
     ]
-    element = by_reference[push.posting_key(categorized.pk)]
+    element = by_reference[posting_key(categorized.pk)]
     assert element["LineItems"][0]["AccountCode"] == "485"
     assert element["Contact"]["Name"] == "Figma Inc"
 
@@ -118,7 +119,7 @@ def test_conversions_go_through_the_clearing_account_and_net_out_in_base(owner_c
         assert len(legs) == 2
         base_amounts = []
         for txn in legs:
-            element = by_reference[push.posting_key(txn.pk)]
+            element = by_reference[posting_key(txn.pk)]
             clearing_line = next(li for li in element["LineItems"] if li["AccountCode"] == clearing)
             sign = 1 if element["Type"] == "RECEIVE" else -1
             # Xero's CurrencyRate is units of the line's currency per one base unit (USD),
@@ -172,7 +173,7 @@ def test_a_crash_between_the_call_and_the_local_write_does_not_double_post(
     assert len(ours) == 120
     assert len({e["Reference"] for e in ours}) == 120
     assert not Posting.objects.exclude(state=Posting.State.POSTED).exists()
-    assert set(Posting.objects.values_list("xero_id", flat=True)) == {
+    assert set(Posting.objects.values_list("remote_id", flat=True)) == {
         e["BankTransactionID"] for e in ours
     }
 
@@ -236,7 +237,7 @@ def test_a_confirmed_repost_updates_the_line_in_xero(owner_client, xero_sim):
     run = services.xero_push(organisation_id=organisation.pk)
     assert run.detail["updated"] == 1
     assert run.detail["posted"] == 0
-    element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.xero_id)
+    element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.remote_id)
     assert element["LineItems"][0]["AccountCode"] == "453"
     assert len(_ours(xero_sim)) == 20
 
@@ -245,13 +246,13 @@ def test_an_update_refused_for_a_reconciled_line_is_shown(owner_client, xero_sim
     _books, organisation = _ready(owner_client, xero_sim, n=10)
     services.xero_push(organisation_id=organisation.pk)
     posting = Posting.objects.first()
-    xero_sim.reconcile(posting.xero_id)
+    xero_sim.reconcile(posting.remote_id)
     Posting.objects.filter(pk=posting.pk).update(repost_requested=True)
     run = services.xero_push(organisation_id=organisation.pk)
     assert run.detail["refused"] == 1
     posting.refresh_from_db()
     assert posting.state == Posting.State.ERROR
-    assert posting.xero_id
+    assert posting.remote_id
     assert "reconciled" in posting.errors[0]
 
 
@@ -392,14 +393,14 @@ def test_lines_changed_since_posting_are_reposted_only_when_the_owner_confirms(
     categorization.save()
     services.xero_push(organisation_id=organisation.pk)  # not confirmed: nothing changes
     posting = Posting.objects.get(transaction=txn)
-    element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.xero_id)
+    element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.remote_id)
     assert element["LineItems"][0]["AccountCode"] == "429"
     page = owner_client.get("/books/xero/").content.decode()
     assert "1 posted line changed since posting" in page
 
     owner_client.post("/books/xero/repost/")
     services.xero_push(organisation_id=organisation.pk)
-    element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.xero_id)
+    element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.remote_id)
     assert element["LineItems"][0]["AccountCode"] == "453"
     posting.refresh_from_db()
     assert posting.posted_revision == categorization.revision

@@ -12,11 +12,11 @@ from django.utils import timezone
 from accounts.models import CashAccount, Institution
 from ledger.models import (
     BankAccountMapping,
+    ChartAccount,
+    Organisation,
     PullCursor,
-    XeroAccount,
-    XeroOrganisation,
-    XeroTaxRate,
-    XeroTrackingOption,
+    TaxRate,
+    TrackingOption,
 )
 from ledger.xero.client import AccountInfo, XeroClient
 
@@ -40,9 +40,9 @@ class MappingError(ValueError):
 @dataclass
 class Proposal:
     cash_account: CashAccount
-    current: XeroAccount | None
-    candidates: list[XeroAccount] = field(default_factory=list)
-    suggested: XeroAccount | None = None
+    current: ChartAccount | None
+    candidates: list[ChartAccount] = field(default_factory=list)
+    suggested: ChartAccount | None = None
     blocked: str = ""  # why no account of this currency can exist in this organisation
 
     @property
@@ -50,7 +50,7 @@ class Proposal:
         return self.suggested is None and not self.blocked
 
 
-def settings_read(organisation: XeroOrganisation, client: XeroClient) -> None:
+def settings_read(organisation: Organisation, client: XeroClient) -> None:
     """Organisation, currencies, chart of accounts, tax rates and tracking categories, as
     Xero has them now (6 calls). What vanished from Xero is kept, marked DELETED, so a
     line or rule still using it can be named."""
@@ -75,32 +75,32 @@ def settings_read(organisation: XeroOrganisation, client: XeroClient) -> None:
             ]
         )
         seen = [account_store(organisation, account).pk for account in accounts]
-        XeroAccount.objects.filter(organisation=organisation).exclude(pk__in=seen).update(
+        ChartAccount.objects.filter(organisation=organisation).exclude(pk__in=seen).update(
             status="DELETED"
         )
         for rate in tax_rates:
-            XeroTaxRate.objects.update_or_create(
+            TaxRate.objects.update_or_create(
                 organisation=organisation, tax_type=rate.tax_type,
                 defaults={"name": rate.name, "status": rate.status},
             )  # fmt: skip
-        XeroTaxRate.objects.filter(organisation=organisation).exclude(
+        TaxRate.objects.filter(organisation=organisation).exclude(
             tax_type__in=[r.tax_type for r in tax_rates]
         ).update(status="DELETED")
         for item in tracking:
-            XeroTrackingOption.objects.update_or_create(
+            TrackingOption.objects.update_or_create(
                 organisation=organisation, option_id=item.option_id,
                 defaults={
                     "category_id": item.category_id, "category": item.category,
                     "option": item.option, "status": item.status,
                 },
             )  # fmt: skip
-        XeroTrackingOption.objects.filter(organisation=organisation).exclude(
+        TrackingOption.objects.filter(organisation=organisation).exclude(
             option_id__in=[t.option_id for t in tracking]
         ).update(status="DELETED")
 
 
-def account_store(organisation: XeroOrganisation, account: AccountInfo) -> XeroAccount:
-    row, _ = XeroAccount.objects.update_or_create(
+def account_store(organisation: Organisation, account: AccountInfo) -> ChartAccount:
+    row, _ = ChartAccount.objects.update_or_create(
         organisation=organisation,
         account_id=account.account_id,
         defaults={
@@ -115,14 +115,14 @@ def account_store(organisation: XeroOrganisation, account: AccountInfo) -> XeroA
     return row
 
 
-def proposals(organisation: XeroOrganisation) -> list[Proposal]:
+def proposals(organisation: Organisation) -> list[Proposal]:
     accounts = list(
-        XeroAccount.objects.filter(organisation=organisation, type="BANK", status="ACTIVE")
+        ChartAccount.objects.filter(organisation=organisation, type="BANK", status="ACTIVE")
     )
     mapped = {
-        m.cash_account_id: m.xero_account
+        m.cash_account_id: m.chart_account
         for m in BankAccountMapping.objects.filter(organisation=organisation).select_related(
-            "xero_account"
+            "chart_account"
         )
     }
     taken = {account.pk for account in mapped.values()}
@@ -150,27 +150,27 @@ def proposals(organisation: XeroOrganisation) -> list[Proposal]:
     return result
 
 
-def _best_match(cash: CashAccount, accounts: list[XeroAccount]) -> XeroAccount | None:
+def _best_match(cash: CashAccount, accounts: list[ChartAccount]) -> ChartAccount | None:
     """Prefer a name that mentions the cash account's name, then Wise, then any."""
 
-    def score(account: XeroAccount) -> tuple[int, int, str]:
+    def score(account: ChartAccount) -> tuple[int, int, str]:
         name = account.name.lower()
         return (cash.name.lower() in name, "wise" in name, account.name)
 
     return max(accounts, key=score) if accounts else None
 
 
-def special_suggestions(organisation: XeroOrganisation) -> dict[str, XeroAccount | None]:
+def special_suggestions(organisation: Organisation) -> dict[str, ChartAccount | None]:
     """An existing account for each of fee, FX clearing and suspense, when one fits."""
     accounts = list(
-        XeroAccount.objects.filter(organisation=organisation, status="ACTIVE").exclude(type="BANK")
+        ChartAccount.objects.filter(organisation=organisation, status="ACTIVE").exclude(type="BANK")
     )
     chosen = {
         "fee": organisation.fee_account_code,
         "fx_clearing": organisation.fx_clearing_account_code,
         "suspense": organisation.suspense_account_code,
     }
-    result: dict[str, XeroAccount | None] = {}
+    result: dict[str, ChartAccount | None] = {}
     for purpose, (_name, _type, codes, words) in SPECIAL_ACCOUNTS.items():
         by_code = {a.code: a for a in accounts}
         match = by_code.get(chosen[purpose]) if chosen[purpose] else None
@@ -186,9 +186,9 @@ def special_suggestions(organisation: XeroOrganisation) -> dict[str, XeroAccount
 NAME_MAX = 150  # Xero's limit on an account name
 
 
-def _names_taken(organisation: XeroOrganisation) -> set[str]:
+def _names_taken(organisation: Organisation) -> set[str]:
     """Account names the organisation holds, any status: Xero wants them unique."""
-    names = XeroAccount.objects.filter(organisation=organisation).values_list("name", flat=True)
+    names = ChartAccount.objects.filter(organisation=organisation).values_list("name", flat=True)
     return {name.casefold() for name in names}
 
 
@@ -212,9 +212,7 @@ def bank_account_name(cash: CashAccount) -> str:
     )
 
 
-def names_proposed(
-    organisation: XeroOrganisation, cash_accounts: list[CashAccount]
-) -> dict[int, str]:
+def names_proposed(organisation: Organisation, cash_accounts: list[CashAccount]) -> dict[int, str]:
     """For each cash account, in order, the name a "create" would use: free in the
     organisation and among the others proposed (so the label is what gets created)."""
     taken = _names_taken(organisation)
@@ -222,8 +220,8 @@ def names_proposed(
 
 
 def bank_account_create(
-    organisation: XeroOrganisation, client: XeroClient, cash: CashAccount, name: str = ""
-) -> XeroAccount:
+    organisation: Organisation, client: XeroClient, cash: CashAccount, name: str = ""
+) -> ChartAccount:
     """A Xero bank account in the cash account's currency, adding the currency first,
     named `name` (what the page offered) unless the organisation took it meanwhile."""
     currency = cash.currency
@@ -245,17 +243,19 @@ def bank_account_create(
     return account_store(organisation, created)
 
 
-def special_name(organisation: XeroOrganisation, purpose: str) -> str:
+def special_name(organisation: Organisation, purpose: str) -> str:
     """The name a new fee, clearing or suspense account would get: free in the organisation."""
     return free_name(SPECIAL_ACCOUNTS[purpose][0], _names_taken(organisation))
 
 
 def special_account_create(
-    organisation: XeroOrganisation, client: XeroClient, purpose: str
-) -> XeroAccount:
+    organisation: Organisation, client: XeroClient, purpose: str
+) -> ChartAccount:
     _name, type_, codes, _words = SPECIAL_ACCOUNTS[purpose]
     name = special_name(organisation, purpose)
-    used = set(XeroAccount.objects.filter(organisation=organisation).values_list("code", flat=True))
+    used = set(
+        ChartAccount.objects.filter(organisation=organisation).values_list("code", flat=True)
+    )
     code = next((c for c in codes if c not in used), None)
     if code is None:
         raise MappingError(f"No free account code for {name}; create it in Xero and choose it")
@@ -266,9 +266,9 @@ def special_account_create(
 
 
 def mapping_save(
-    organisation: XeroOrganisation,
+    organisation: Organisation,
     *,
-    bank: dict[int, XeroAccount],
+    bank: dict[int, ChartAccount],
     fee: str,
     fx_clearing: str,
     suspense: str,
@@ -285,7 +285,7 @@ def mapping_save(
             )
     codes = {"fee": fee, "FX clearing": fx_clearing, "suspense": suspense}
     by_code = {
-        a.code: a for a in XeroAccount.objects.filter(organisation=organisation).exclude(code="")
+        a.code: a for a in ChartAccount.objects.filter(organisation=organisation).exclude(code="")
     }
     for purpose, code in codes.items():
         account = by_code.get(code) if code else None
@@ -294,14 +294,14 @@ def mapping_save(
     with transaction.atomic():
         before = set(
             BankAccountMapping.objects.filter(organisation=organisation).values_list(
-                "cash_account_id", "xero_account_id"
+                "cash_account_id", "chart_account_id"
             )
         )
         for cash_id, account in bank.items():
             BankAccountMapping.objects.update_or_create(
                 organisation=organisation,
                 cash_account_id=cash_id,
-                defaults={"xero_account": account, "updated_at": timezone.now()},
+                defaults={"chart_account": account, "updated_at": timezone.now()},
             )
         organisation.fee_account_code = fee
         organisation.fx_clearing_account_code = fx_clearing
@@ -311,7 +311,7 @@ def mapping_save(
         )
         after = set(
             BankAccountMapping.objects.filter(organisation=organisation).values_list(
-                "cash_account_id", "xero_account_id"
+                "cash_account_id", "chart_account_id"
             )
         )
         if after != before:
@@ -319,7 +319,7 @@ def mapping_save(
             PullCursor.objects.filter(organisation=organisation).delete()
 
 
-def mapping_complete(organisation: XeroOrganisation) -> list[str]:
+def mapping_complete(organisation: Organisation) -> list[str]:
     """What still stops posting, in words (empty when Bulwark can post)."""
     missing = []
     if not organisation.fee_account_code:

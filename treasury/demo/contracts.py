@@ -157,7 +157,7 @@ def _xero_books(client: XeroClient, sim: XeroSimulator) -> None:
                        "UnitAmount": Decimal("1200.00"), "AccountCode": clearing.code}],
     }  # fmt: skip
     (created,) = client.bank_transactions_write([element], idempotency_key="c1", update=False)
-    update = {**element, "BankTransactionID": created.xero_id, "Reference": "bulwark:t1"}
+    update = {**element, "BankTransactionID": created.remote_id, "Reference": "bulwark:t1"}
     client.bank_transactions_write([update], idempotency_key="c2", update=True)
     client.bank_transactions_by_reference(["bulwark:t1", "bulwark:t2"])
     # A person moves money across currencies in Xero's UI (the API refuses that).

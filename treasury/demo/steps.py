@@ -21,7 +21,8 @@ from accounts.models import CashAccount, SyncRun, Transaction, WiseConnection
 from accounts.wise.services import ConnectionSecrets, wise_connection_save, wise_profiles_fetch
 from accounts.wise.sync import wise_connection_sync
 from ledger import services as books
-from ledger.models import Posting, XeroConnection, XeroOrganisation
+from ledger.books.keys import posting_key
+from ledger.models import BooksConnection, Organisation, Posting
 from ledger.reconciliation.models import Mismatch
 from ledger.reconciliation.services import reconcile
 from ledger.rules.models import Action, Condition, Rule, RuleRun
@@ -31,8 +32,8 @@ from ledger.rules.services import (
     rule_save,
     rules_defaults_restore,
 )
+from ledger.selectors import lines_unposted
 from ledger.xero.mapping import mapping_complete
-from ledger.xero.push import lines_unposted, posting_key
 from simulators.wise.generator import PROFILE_BUSINESS
 from simulators.wise.server import SIM_TOKEN
 from simulators.xero.server import XeroSimulator
@@ -69,8 +70,8 @@ class Context:
         return User.objects.get(username=DEMO_USERS[0][1])
 
     @property
-    def organisation(self) -> XeroOrganisation:
-        organisation = XeroOrganisation.objects.filter(connections__status="CONNECTED").first()
+    def organisation(self) -> Organisation:
+        organisation = Organisation.objects.filter(connections__status="CONNECTED").first()
         if organisation is None:
             raise StepFailed("Xero is not connected")
         return organisation
@@ -256,14 +257,14 @@ def xero_connect(ctx: Context) -> str:
 
 
 def _xero_connected(ctx: Context) -> bool:
-    return XeroConnection.objects.filter(
-        status=XeroConnection.Status.CONNECTED, organisation__isnull=False
+    return BooksConnection.objects.filter(
+        status=BooksConnection.Status.CONNECTED, organisation__isnull=False
     ).exists()
 
 
 def xero_map(ctx: Context) -> str:
     organisation = ctx.organisation
-    books.xero_mode_set(organisation=organisation, mode=XeroOrganisation.Mode.POSTS, user=ctx.owner)
+    books.xero_mode_set(organisation=organisation, mode=Organisation.Mode.POSTS, user=ctx.owner)
     accounts = _wise_accounts()
     books.xero_mapping_save(
         organisation=organisation, bank={a.pk: books.NEW for a in accounts}, fee="404",
@@ -407,7 +408,7 @@ def _latest(**filters: Any) -> Transaction:
     return line
 
 
-def _differences_plant(sim: XeroSimulator, organisation: XeroOrganisation) -> story.Planted:
+def _differences_plant(sim: XeroSimulator, organisation: Organisation) -> story.Planted:
     usd = CashAccount.objects.get(
         wise_profile_id=PROFILE_BUSINESS, currency="USD", kind=CashAccount.Kind.STANDARD
     )
@@ -429,9 +430,9 @@ def _differences_plant(sim: XeroSimulator, organisation: XeroOrganisation) -> st
     # marks the step done, and the amendments above set values derived from the Wise
     # lines, so a run killed before this point repeats them harmlessly.
     payment = _latest(account=usd, wise_type="DEPOSIT")
-    mapping = organisation.mappings.select_related("xero_account").get(cash_account=usd)
+    mapping = organisation.mappings.select_related("chart_account").get(cash_account=usd)
     sim.native_feed_line(
-        account_code=mapping.xero_account.code, amount=payment.amount, day=payment.booked_on,
+        account_code=mapping.chart_account.code, amount=payment.amount, day=payment.booked_on,
         reference=payment.reference_number, contact=story.NATIVE_FEED_CONTACT,
         tenant_id=organisation.tenant_id,
     )  # fmt: skip
