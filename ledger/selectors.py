@@ -88,13 +88,19 @@ def posting_status(organisation: Organisation, *, refused_limit: int = 25) -> Po
     )
 
 
-def xero_overview() -> dict[str, Any]:
-    """Everything the connection card needs: the live connection and its organisation."""
-    connection = (
+def connection_current() -> BooksConnection | None:
+    """The connection to the books not yet disconnected (one per install), with its
+    organisation."""
+    return (
         BooksConnection.objects.exclude(status=BooksConnection.Status.DISCONNECTED)
         .select_related("organisation")
         .first()
     )
+
+
+def xero_overview() -> dict[str, Any]:
+    """Everything the connection card needs: the live connection and its organisation."""
+    connection = connection_current()
     organisation = connection.organisation if connection else None
     return {"connection": connection, "organisation": organisation}
 

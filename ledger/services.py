@@ -23,12 +23,11 @@ from accounts.runs import (
 )
 from ledger.books import BooksError, PushFailed, PushResult, adapter_for
 from ledger.models import BooksConnection, ChartAccount, Organisation, Posting
-from ledger.selectors import lines_unposted, postings_stale
+from ledger.selectors import connection_current, lines_unposted, postings_stale
 from ledger.xero import mapping, oauth
 from ledger.xero.client import AuthorizationFailed, XeroError
 from ledger.xero.session import (
     client_for_connection,
-    connection_current,
 )
 from ledger.xero.tokens import StoredTokens
 

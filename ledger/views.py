@@ -19,10 +19,10 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 from ledger import selectors, services
 from ledger.forms import MappingForm, ModeForm, TenantForm
 from ledger.models import BooksConnection, Organisation
+from ledger.selectors import connection_current
 from ledger.xero import mapping
 from ledger.xero.client import XeroError
 from ledger.xero.limits import DayBudgetLow
-from ledger.xero.session import connection_current
 from treasury.params import param_text
 
 SESSION_KEY = "xero_oauth"

@@ -32,14 +32,6 @@ class GuardedClient(XeroClient):
         return super().request(method, path, **kwargs)
 
 
-def connection_current() -> BooksConnection | None:
-    return (
-        BooksConnection.objects.exclude(status=BooksConnection.Status.DISCONNECTED)
-        .select_related("organisation")
-        .first()
-    )
-
-
 def client_open(organisation: Organisation, *, writes: bool = False) -> XeroClient:
     """A client for the organisation's live connection. `writes=True` is refused unless
     the owner chose "Bulwark posts"; without it the client refuses writes itself."""
