@@ -6,8 +6,8 @@ from typing import Any
 
 from django import forms
 
+from ledger.mapping import Proposal, names_proposed, special_name
 from ledger.models import ChartAccount, Organisation
-from ledger.xero.mapping import Proposal, names_proposed, special_name
 
 NEW = "new"
 

@@ -97,6 +97,9 @@ class BooksConnection(models.Model):
         RECONSENT = "RECONSENT", "Needs signing in again"
         DISCONNECTED = "DISCONNECTED", "Disconnected"
 
+    provider = models.CharField(
+        max_length=12, choices=Organisation.Provider.choices, default=Organisation.Provider.XERO
+    )
     kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.OAUTH)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.CHOOSING)
     organisation = models.ForeignKey(

@@ -1,10 +1,8 @@
-"""Writes of the books side: connecting to Xero, choosing the organisation and mode,
-mapping accounts, and running the push and the read-back (with their progress)."""
+"""Writes of the books side, whichever provider keeps them: connecting, choosing the
+mode, mapping accounts, and running the push and the read-back (with their progress)."""
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -21,161 +19,59 @@ from accounts.runs import (
     runs_holders_dead,
     runs_orphaned_fail,
 )
-from ledger.books import BooksError, PushFailed, PushResult, adapter_for
+from ledger import mapping
+from ledger.books import (
+    BooksError,
+    PushFailed,
+    PushResult,
+    adapter_class,
+    adapter_for,
+)
 from ledger.models import BooksConnection, ChartAccount, Organisation, Posting
 from ledger.selectors import connection_current, lines_unposted, postings_stale
-from ledger.xero import mapping, oauth
-from ledger.xero.client import AuthorizationFailed, XeroError
-from ledger.xero.session import (
-    client_for_connection,
-)
-from ledger.xero.tokens import StoredTokens
 
 LEASE = timedelta(minutes=15)
 NEW = "new"
 
 
-class ConnectError(ValueError):
-    """Connecting failed; the message is fit to show the owner."""
-
-
 # --- connection ------------------------------------------------------------------------
+# Each provider connects in its own way (`connect_start`/`connect_finish` of its adapter);
+# Xero alone has organisations to choose among and custom connections.
 
 
-def xero_connect_start(*, redirect_uri: str) -> oauth.AuthorizationRequest:
-    if not oauth.is_configured():
-        raise ConnectError("Set XERO_CLIENT_ID and XERO_CLIENT_SECRET to connect Xero.")
-    return oauth.authorization_start(redirect_uri=redirect_uri)
+def books_connect_start(*, provider: str, redirect_uri: str) -> Any:
+    """Where to send the owner to sign in at the provider, with the state to keep."""
+    return adapter_class(provider).connect_start(redirect_uri=redirect_uri)
 
 
-def xero_connect_finish(
-    *,
-    code: str,
-    state: str,
-    expected_state: str,
-    code_verifier: str,
-    redirect_uri: str,
-    user: AbstractBaseUser,
-) -> BooksConnection:
-    """Exchange the code (PKCE), list the organisations, keep the tokens encrypted."""
-    if not expected_state or not secrets.compare_digest(state, expected_state):
-        raise ConnectError("The reply from Xero did not match this sign-in; try connecting again.")
-    try:
-        tokens = oauth.code_exchange(
-            code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
-        )
-        tenants = oauth.connections_list(access_token=tokens.access_token)
-    except oauth.OAuthFailed as exc:
-        raise ConnectError(f"Xero refused the connection ({exc.error}).") from exc
-    if not tenants:
-        raise ConnectError("No Xero organisation was authorised; choose one at Xero.")
-    with transaction.atomic():
-        _connections_retire()
-        connection = BooksConnection.objects.create(
-            kind=BooksConnection.Kind.OAUTH,
-            status=BooksConnection.Status.CHOOSING,
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-            access_expires_at=tokens.expires_at,
-            scope=tokens.scope,
-            tenants=[asdict(t) for t in tenants],
-            connected_by=user,
-        )
-    if len(tenants) == 1:
-        xero_tenant_choose(connection=connection, tenant_id=tenants[0].tenant_id)
-    return connection
+def books_connect_finish(*, provider: str, **reply: Any) -> BooksConnection:
+    """The provider sent the owner back: exchange the code, keep the tokens encrypted."""
+    return adapter_class(provider).connect_finish(**reply)
 
 
-def _connections_retire() -> None:
-    BooksConnection.objects.exclude(status=BooksConnection.Status.DISCONNECTED).update(
-        status=BooksConnection.Status.DISCONNECTED,
-        access_token="",
-        refresh_token="",
+def books_tenant_choose(*, connection: BooksConnection, tenant_id: str) -> Organisation:
+    return adapter_class(connection.provider).tenant_choose(
+        connection=connection, tenant_id=tenant_id
     )
 
 
-def xero_tenant_choose(*, connection: BooksConnection, tenant_id: str) -> Organisation:
-    tenant = next((t for t in connection.tenants if t["tenant_id"] == tenant_id), None)
-    if tenant is None:
-        raise ConnectError("That organisation is not among those authorised at Xero.")
-    organisation, _ = Organisation.objects.get_or_create(
-        tenant_id=tenant_id, defaults={"name": tenant["tenant_name"]}
-    )
-    connection.organisation = organisation
-    connection.status = BooksConnection.Status.CONNECTED
-    connection.remote_connection_id = tenant["connection_id"]
-    connection.auth_event_id = tenant["auth_event_id"]
-    connection.save(
-        update_fields=["organisation", "status", "remote_connection_id", "auth_event_id"]
-    )
-    _settings_read_quietly(organisation)
-    return organisation
+def books_custom_connect(*, provider: str, user: AbstractBaseUser) -> Organisation:
+    return adapter_class(provider).custom_connect(user=user)
 
 
-def xero_custom_connect(*, user: AbstractBaseUser) -> Organisation:
-    """A custom connection: client credentials for the one organisation it is bound to."""
-    if not oauth.is_configured():
-        raise ConnectError("Set XERO_CLIENT_ID and XERO_CLIENT_SECRET to connect Xero.")
-    try:
-        tokens = oauth.client_credentials_token()
-    except oauth.OAuthFailed as exc:
-        raise ConnectError(f"Xero refused the custom connection ({exc.error}).") from exc
-    with transaction.atomic():
-        _connections_retire()
-        connection = BooksConnection.objects.create(
-            kind=BooksConnection.Kind.CUSTOM,
-            status=BooksConnection.Status.CONNECTED,
-            access_token=tokens.access_token,
-            access_expires_at=tokens.expires_at,
-            scope=tokens.scope,
-            connected_by=user,
-        )
-    # The organisation's id comes from the API itself: a custom connection has no
-    # /connections list and sends no tenant header.
-    try:
-        with client_for_connection(connection, tenant_id=None) as client:
-            info = client.organisation()
-    except XeroError as exc:
-        xero_disconnect(connection=connection)
-        raise ConnectError(f"Xero refused the custom connection: {exc}") from exc
-    organisation, _ = Organisation.objects.get_or_create(
-        tenant_id=info.organisation_id, defaults={"name": info.name}
-    )
-    connection.organisation = organisation
-    connection.save(update_fields=["organisation"])
-    _settings_read_quietly(organisation)
-    return organisation
-
-
-def _settings_read_quietly(organisation: Organisation) -> None:
-    # Connecting succeeded even if this read fails: the page offers "Read again".
-    with contextlib.suppress(BooksError):
-        xero_settings_refresh(organisation=organisation)
-
-
-def xero_disconnect(*, connection: BooksConnection) -> None:
-    """Disconnect at Xero (`DELETE /connections/{id}`), then forget the tokens."""
-    if connection.kind == BooksConnection.Kind.OAUTH and connection.remote_connection_id:
-        try:
-            token = StoredTokens(connection.pk).access_token()
-            oauth.connection_delete(
-                access_token=token, connection_id=connection.remote_connection_id
-            )
-        except (AuthorizationFailed, oauth.OAuthFailed):
-            pass  # already gone at Xero, or the token is dead: forgetting it is what is left
-    connection.status = BooksConnection.Status.DISCONNECTED
-    connection.access_token = connection.refresh_token = ""
-    connection.save(update_fields=["status", "access_token", "refresh_token"])
+def books_disconnect(*, connection: BooksConnection) -> None:
+    """Disconnect at the provider, then forget the tokens."""
+    adapter_class(connection.provider).disconnect(connection=connection)
 
 
 # --- settings, mode and mapping ----------------------------------------------------------
 
 
-def xero_settings_refresh(*, organisation: Organisation) -> None:
+def books_settings_refresh(*, organisation: Organisation) -> None:
     adapter_for(organisation).chart_refresh()
 
 
-def xero_mode_set(*, organisation: Organisation, mode: str, user: AbstractBaseUser) -> None:
+def books_mode_set(*, organisation: Organisation, mode: str, user: AbstractBaseUser) -> None:
     if mode not in Organisation.Mode.values:
         raise ValueError(f"Unknown mode {mode!r}")
     organisation.mode = mode
@@ -184,7 +80,7 @@ def xero_mode_set(*, organisation: Organisation, mode: str, user: AbstractBaseUs
     organisation.save(update_fields=["mode", "mode_chosen_at", "mode_chosen_by"])
 
 
-def xero_mapping_save(
+def books_mapping_save(
     *,
     organisation: Organisation,
     bank: dict[int, str],
@@ -271,7 +167,7 @@ def _run_open(organisation: Organisation, kind: str) -> SyncRun:
     return run
 
 
-def xero_run_requeue(run: SyncRun) -> SyncRun | None:
+def books_run_requeue(run: SyncRun) -> SyncRun | None:
     """The sweep's re-queue of an interrupted push or read-back (beat: `runs_sweep`)."""
     organisation = Organisation.objects.filter(pk=run.detail.get("organisation")).first()
     if organisation is None:
@@ -309,7 +205,7 @@ def _run_finish(run: SyncRun, status: str, *, error: str = "", **detail: Any) ->
     return run
 
 
-def xero_push(*, organisation_id: int, limit: int | None = None) -> SyncRun:
+def books_push(*, organisation_id: int, limit: int | None = None) -> SyncRun:
     """Post every unposted line (and re-posts the owner confirmed). Skips, recording why,
     in audit-only mode, while paused for the day budget, or with an incomplete mapping."""
     organisation = Organisation.objects.get(pk=organisation_id)
@@ -356,7 +252,7 @@ def _push_run(organisation: Organisation, run: SyncRun, limit: int | None) -> Sy
     return _run_finish(run, SyncRun.Status.SUCCEEDED, error=result.stopped, **asdict(result))
 
 
-def xero_pull(*, organisation_id: int) -> SyncRun:
+def books_pull(*, organisation_id: int) -> SyncRun:
     """Read bank documents and balances of the mapped accounts back from Xero."""
     organisation = Organisation.objects.get(pk=organisation_id)
     run = _run_open(organisation, SyncRun.Kind.XERO_PULL)
@@ -384,7 +280,7 @@ def _pull_run(organisation: Organisation, run: SyncRun) -> SyncRun:
     return _run_finish(run, SyncRun.Status.SUCCEEDED, **asdict(result))
 
 
-def xero_repost_stale(*, organisation: Organisation) -> int:
+def books_repost_stale(*, organisation: Organisation) -> int:
     """The owner confirmed: re-post (update in Xero) lines whose categorization changed."""
     ids = list(postings_stale(organisation).values_list("pk", flat=True))
     Posting.objects.filter(pk__in=ids).update(repost_requested=True)
@@ -392,7 +288,7 @@ def xero_repost_stale(*, organisation: Organisation) -> int:
     return len(ids)
 
 
-def xero_retry_refused(*, organisation: Organisation) -> int:
+def books_retry_refused(*, organisation: Organisation) -> int:
     count = Posting.objects.filter(organisation=organisation, state=Posting.State.ERROR).update(
         retry_requested=True
     )

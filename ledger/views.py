@@ -16,16 +16,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
-from ledger import selectors, services
+from ledger import mapping, selectors, services
+from ledger.books import BooksError, ConnectError
 from ledger.forms import MappingForm, ModeForm, TenantForm
 from ledger.models import BooksConnection, Organisation
 from ledger.selectors import connection_current
-from ledger.xero import mapping
-from ledger.xero.client import XeroError
-from ledger.xero.limits import DayBudgetLow
 from treasury.params import param_text
 
 SESSION_KEY = "xero_oauth"
+# The provider whose sign-in this page drives (its URLs, redirect and settings are Xero's).
+PROVIDER = Organisation.Provider.XERO
 OAUTH_TEXT_MAX = 2048  # an authorization code or state, far longer than Xero's
 
 
@@ -84,8 +84,10 @@ def xero(request: HttpRequest) -> HttpResponse:
 @require_POST
 def xero_connect(request: HttpRequest) -> HttpResponse:
     try:
-        started = services.xero_connect_start(redirect_uri=_redirect_uri(request))
-    except services.ConnectError as exc:
+        started = services.books_connect_start(
+            provider=PROVIDER, redirect_uri=_redirect_uri(request)
+        )
+    except ConnectError as exc:
         messages.error(request, str(exc))
         return _back(request)
     request.session[SESSION_KEY] = {"state": started.state, "verifier": started.code_verifier}
@@ -102,7 +104,8 @@ def xero_callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"Xero did not connect: {error}.")
         return redirect("ledger:xero")
     try:
-        services.xero_connect_finish(
+        services.books_connect_finish(
+            provider=PROVIDER,
             code=param_text(request.GET, "code", max_length=OAUTH_TEXT_MAX),
             state=param_text(request.GET, "state", max_length=OAUTH_TEXT_MAX),
             expected_state=pending.get("state", ""),
@@ -110,7 +113,7 @@ def xero_callback(request: HttpRequest) -> HttpResponse:
             redirect_uri=_redirect_uri(request),
             user=request.user,
         )
-    except services.ConnectError as exc:
+    except ConnectError as exc:
         messages.error(request, str(exc))
         return redirect("ledger:xero")
     messages.success(request, "Xero is connected.")
@@ -125,7 +128,7 @@ def xero_tenant(request: HttpRequest) -> HttpResponse:
         return _back(request)
     form = TenantForm(request.POST, tenants=connection.tenants)
     if form.is_valid():
-        organisation = services.xero_tenant_choose(
+        organisation = services.books_tenant_choose(
             connection=connection, tenant_id=form.cleaned_data["tenant_id"]
         )
         messages.success(request, f"Bulwark works with {organisation.name}.")
@@ -137,8 +140,8 @@ def xero_tenant(request: HttpRequest) -> HttpResponse:
 @require_POST
 def xero_custom(request: HttpRequest) -> HttpResponse:
     try:
-        organisation = services.xero_custom_connect(user=request.user)
-    except (services.ConnectError, XeroError) as exc:
+        organisation = services.books_custom_connect(provider=PROVIDER, user=request.user)
+    except BooksError as exc:
         messages.error(request, str(exc))
         return _back(request)
     messages.success(request, f"Connected to {organisation.name} (custom connection).")
@@ -151,7 +154,7 @@ def xero_disconnect(request: HttpRequest) -> HttpResponse:
     if connection is None:
         messages.info(request, "Xero is not connected.")
         return _back(request)
-    services.xero_disconnect(connection=connection)
+    services.books_disconnect(connection=connection)
     messages.success(request, "Xero is disconnected; the stored tokens are gone.")
     return _back(request)
 
@@ -182,7 +185,7 @@ def xero_mode(request: HttpRequest, organisation: Organisation) -> None:
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
         return
-    services.xero_mode_set(
+    services.books_mode_set(
         organisation=organisation, mode=form.cleaned_data["mode"], user=request.user
     )
     messages.success(request, f"Mode: {organisation.get_mode_display()}.")
@@ -191,9 +194,9 @@ def xero_mode(request: HttpRequest, organisation: Organisation) -> None:
 @organisation_action
 def xero_settings_refresh(request: HttpRequest, organisation: Organisation) -> None:
     try:
-        services.xero_settings_refresh(organisation=organisation)
+        services.books_settings_refresh(organisation=organisation)
         messages.success(request, "Read the organisation's settings and accounts from Xero.")
-    except (XeroError, DayBudgetLow) as exc:
+    except BooksError as exc:
         messages.error(request, f"Could not read Xero: {exc}")
 
 
@@ -210,7 +213,7 @@ def xero_mapping(request: HttpRequest, organisation: Organisation) -> None:
         return
     data = form.cleaned_data
     try:
-        services.xero_mapping_save(
+        services.books_mapping_save(
             organisation=organisation,
             bank=form.bank_choices(),
             fee=data["fee"],
@@ -221,7 +224,7 @@ def xero_mapping(request: HttpRequest, organisation: Organisation) -> None:
         )
     except mapping.MappingError as exc:
         messages.error(request, str(exc))
-    except (XeroError, DayBudgetLow) as exc:
+    except BooksError as exc:
         messages.error(request, f"Xero refused: {exc}")
     else:
         messages.success(request, "Mapping saved.")
@@ -244,11 +247,11 @@ def xero_pull(request: HttpRequest, organisation: Organisation) -> None:
 
 @organisation_action
 def xero_repost(request: HttpRequest, organisation: Organisation) -> None:
-    count = services.xero_repost_stale(organisation=organisation)
+    count = services.books_repost_stale(organisation=organisation)
     messages.success(request, f"{count} changed line(s) will be re-posted to Xero.")
 
 
 @organisation_action
 def xero_retry(request: HttpRequest, organisation: Organisation) -> None:
-    count = services.xero_retry_refused(organisation=organisation)
+    count = services.books_retry_refused(organisation=organisation)
     messages.success(request, f"{count} refused line(s) will be sent again.")

@@ -12,15 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from accounts.models import CashAccount
-    from ledger.models import ChartAccount, Organisation
+    from ledger.models import BooksConnection, ChartAccount, Organisation
 
 
 class BooksError(Exception):
     """The books could not be reached, or refused the call as a whole."""
+
+
+class ConnectError(BooksError, ValueError):
+    """Connecting failed; the message is fit to show the owner."""
 
 
 class BudgetLow(BooksError):
@@ -67,6 +71,19 @@ class BooksAdapter(Protocol):
 
     provider: ClassVar[str]
     organisation: Organisation
+
+    @classmethod
+    def connect_start(cls, *, redirect_uri: str) -> Any:
+        """Start signing in at the provider: the URL to send the owner to, and the state
+        (and PKCE verifier) the callback must match."""
+
+    @classmethod
+    def connect_finish(cls, **reply: Any) -> BooksConnection:
+        """The provider's reply to the sign-in: exchange the code, keep the tokens."""
+
+    @classmethod
+    def disconnect(cls, *, connection: BooksConnection) -> None:
+        """Revoke at the provider (when it can), then forget the tokens."""
 
     def chart_refresh(self) -> None:
         """Read the books' settings (home currency, multicurrency) and chart of accounts,

@@ -21,13 +21,13 @@ pytestmark = pytest.mark.django_db
 def posted(owner_client, xero_sim):
     books = wise_year(n=260)
     organisation = mapped(owner_client, connected(owner_client, xero_sim), books)
-    services.xero_push(organisation_id=organisation.pk)
+    services.books_push(organisation_id=organisation.pk)
     return books, organisation
 
 
 def test_read_back_stores_every_posted_line_with_its_key_and_pages(posted, xero_sim):
     books, organisation = posted
-    run = services.xero_pull(organisation_id=organisation.pk)
+    run = services.books_pull(organisation_id=organisation.pk)
     assert run.status == "SUCCEEDED", run.error
     entries = LedgerEntry.objects.filter(organisation=organisation)
     assert entries.count() == 260
@@ -44,15 +44,15 @@ def test_read_back_stores_every_posted_line_with_its_key_and_pages(posted, xero_
 
 def test_later_read_backs_ask_only_for_changes(posted, xero_sim):
     _books, organisation = posted
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     first, second = LedgerEntry.objects.all()[:2]
     xero_sim.advance(60)
     xero_sim.reconcile(first.remote_id)
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     xero_sim.advance(60)
     xero_sim.reconcile(second.remote_id)
     before = len(xero_sim.requests)
-    run = services.xero_pull(organisation_id=organisation.pk)
+    run = services.books_pull(organisation_id=organisation.pk)
     listing = [r for r in xero_sim.requests[before:] if r.path.endswith("/BankTransactions")]
     assert len(listing) == 1
     assert "if-modified-since" in listing[0].headers
@@ -78,7 +78,7 @@ def test_transfers_payments_and_foreign_lines_of_mapped_accounts(posted, xero_si
         day=date(2025, 3, 3),
         reference="top up",
     )
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     assert not LedgerEntry.objects.filter(remote_id=native).exists()  # 090 is not mapped
     transfer = LedgerEntry.objects.get(kind="BANK_TRANSFER")
     assert transfer.side == "TO"
@@ -104,7 +104,7 @@ def test_a_cross_currency_transfer_made_in_xero_gives_each_side_its_own_amount(p
         day=date(2025, 3, 3),
         reference="to the euro account",
     )
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     sides = {
         e.side: (e.amount_minor, e.currency, e.chart_account_id)
         for e in LedgerEntry.objects.filter(kind="BANK_TRANSFER", remote_id=transfer_id)
@@ -140,12 +140,12 @@ def _give_code(sim, account_id):
 
 def test_changes_made_in_xero_come_back_on_the_next_read(posted, xero_sim):
     _books, organisation = posted
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     changed, deleted = LedgerEntry.objects.filter(remote_type="SPEND")[:2]
     xero_sim.advance(60)
     xero_sim.bank_transaction_amend(changed.remote_id, total=Decimal("1.23"), day=date(2025, 6, 1))
     xero_sim.bank_transaction_amend(deleted.remote_id, status="DELETED")
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     changed.refresh_from_db()
     deleted.refresh_from_db()
     assert changed.amount_minor == -123
@@ -164,11 +164,11 @@ def test_lines_from_another_poster_on_mapped_accounts_raise_a_double_posting_war
     owner_client, posted, xero_sim
 ):
     _books, organisation = posted
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     assert b'id="not-ours"' not in owner_client.get("/books/xero/").content
     eur = organisation.mappings.get(cash_account__name="EUR balance").chart_account
     code = _code_of(xero_sim, eur.account_id)
     xero_sim.native_feed_line(account_code=code, amount=Decimal("-4.20"), day=date(2025, 5, 5))
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     page = owner_client.get("/books/xero/").content.decode()
     assert "1 bank transaction on the mapped accounts was not posted by Bulwark" in page

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import CashAccount
 from ledger.books import BudgetLow, PushFailed, PushResult, ReadBackResult
 from ledger.models import ChartAccount, Organisation
-from ledger.xero import mapping
+from ledger.xero import connect, mapping
 from ledger.xero.client import XeroClient, XeroError
 from ledger.xero.limits import DayBudgetLow
 from ledger.xero.pull import Puller
@@ -27,6 +27,17 @@ class XeroBooks:
 
     def __init__(self, organisation: Organisation) -> None:
         self.organisation = organisation
+
+    # --- connecting (before there is an organisation) --------------------------------
+
+    connect_start = staticmethod(connect.connect_start)
+    connect_finish = staticmethod(connect.connect_finish)
+    disconnect = staticmethod(connect.disconnect)
+    # Xero's own: choosing among the organisations authorised, and custom connections.
+    tenant_choose = staticmethod(connect.tenant_choose)
+    custom_connect = staticmethod(connect.custom_connect)
+
+    # --- the books ---------------------------------------------------------------------
 
     @contextmanager
     def _client(self, *, writes: bool = False) -> Iterator[XeroClient]:

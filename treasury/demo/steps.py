@@ -22,6 +22,7 @@ from accounts.wise.services import ConnectionSecrets, wise_connection_save, wise
 from accounts.wise.sync import wise_connection_sync
 from ledger import services as books
 from ledger.books.keys import posting_key
+from ledger.mapping import mapping_complete
 from ledger.models import BooksConnection, Organisation, Posting
 from ledger.reconciliation.models import Mismatch
 from ledger.reconciliation.services import reconcile
@@ -33,7 +34,6 @@ from ledger.rules.services import (
     rules_defaults_restore,
 )
 from ledger.selectors import lines_unposted
-from ledger.xero.mapping import mapping_complete
 from simulators.wise.generator import PROFILE_BUSINESS
 from simulators.wise.server import SIM_TOKEN
 from simulators.xero.server import XeroSimulator
@@ -242,17 +242,18 @@ def _redirect_uri() -> str:
 def xero_connect(ctx: Context) -> str:
     """The authorization-code flow with PKCE, as the Books page runs it: Bulwark's start,
     the simulator's consent (given automatically in the demo), Bulwark's finish."""
-    started = books.xero_connect_start(redirect_uri=_redirect_uri())
+    started = books.books_connect_start(provider="xero", redirect_uri=_redirect_uri())
     consent = httpx.get(started.url, follow_redirects=False, timeout=10)
     if consent.status_code != 302:
         raise StepFailed(f"Xero consent answered {consent.status_code}")
     query = parse_qs(urlsplit(consent.headers["Location"]).query)
-    connection = books.xero_connect_finish(
-        code=query["code"][0], state=query["state"][0], expected_state=started.state,
-        code_verifier=started.code_verifier, redirect_uri=_redirect_uri(), user=ctx.owner,
+    connection = books.books_connect_finish(
+        provider="xero", code=query["code"][0], state=query["state"][0],
+        expected_state=started.state, code_verifier=started.code_verifier,
+        redirect_uri=_redirect_uri(), user=ctx.owner,
     )  # fmt: skip
     tenant = next(t for t in connection.tenants if t["tenant_name"].endswith("(US)"))
-    organisation = books.xero_tenant_choose(connection=connection, tenant_id=tenant["tenant_id"])
+    organisation = books.books_tenant_choose(connection=connection, tenant_id=tenant["tenant_id"])
     return f"{organisation.name} ({len(connection.tenants)} organisations authorised)"
 
 
@@ -264,9 +265,9 @@ def _xero_connected(ctx: Context) -> bool:
 
 def xero_map(ctx: Context) -> str:
     organisation = ctx.organisation
-    books.xero_mode_set(organisation=organisation, mode=Organisation.Mode.POSTS, user=ctx.owner)
+    books.books_mode_set(organisation=organisation, mode=Organisation.Mode.POSTS, user=ctx.owner)
     accounts = _wise_accounts()
-    books.xero_mapping_save(
+    books.books_mapping_save(
         organisation=organisation, bank={a.pk: books.NEW for a in accounts}, fee="404",
         fx_clearing=books.NEW, suspense=books.NEW,
     )  # fmt: skip
@@ -278,7 +279,7 @@ def _mapped(ctx: Context) -> bool:
 
 
 def xero_push(ctx: Context) -> str:
-    run = books.xero_push(organisation_id=ctx.organisation.pk)
+    run = books.books_push(organisation_id=ctx.organisation.pk)
     if run.status != SyncRun.Status.SUCCEEDED or run.error:
         raise StepFailed(f"push: {run.status} {run.error or run.detail.get('reason', '')}")
     return f"{run.created_count} lines posted in {run.detail.get('calls', '?')} calls"
@@ -307,7 +308,7 @@ def _story_planted(ctx: Context) -> bool:
 
 
 def xero_pull(ctx: Context) -> str:
-    run = books.xero_pull(organisation_id=ctx.organisation.pk)
+    run = books.books_pull(organisation_id=ctx.organisation.pk)
     if run.status != SyncRun.Status.SUCCEEDED:
         raise StepFailed(f"read-back: {run.status} {run.error}")
     return f"{run.created_count} Xero documents read back"

@@ -309,7 +309,7 @@ def _books_round(
     not run is recorded on each mismatch (`failed`) and refused."""
     from ledger import services as books
 
-    push = books.xero_push(organisation_id=organisation.pk)
+    push = books.books_push(organisation_id=organisation.pk)
     if push.status != SyncRun.Status.SUCCEEDED:
         reason = push.detail.get("reason") or push.error or push.get_status_display()
         now = timezone.now()
@@ -317,7 +317,7 @@ def _books_round(
             [mismatch_event(m, failed, now, reason, user) for m in mismatches]
         )
         raise ActionRefused(f"Posting to Xero did not run: {reason}")
-    books.xero_pull(organisation_id=organisation.pk)
+    books.books_pull(organisation_id=organisation.pk)
     reconcile(organisation_id=organisation.pk, account_ids=_accounts_of(mismatches))
 
 

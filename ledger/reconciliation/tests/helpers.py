@@ -29,7 +29,7 @@ def posted_books(client, sim, *, n: int = 80) -> Posted:
     """A year of demo lines posted by Bulwark and read back."""
     books = wise_year(n=n)
     organisation = mapped(client, connected(client, sim), books)
-    push = books_services.xero_push(organisation_id=organisation.pk)
+    push = books_services.books_push(organisation_id=organisation.pk)
     assert push.status == "SUCCEEDED", (push.error, push.detail)
     pull(organisation)
     return Posted(books, organisation)
@@ -38,7 +38,7 @@ def posted_books(client, sim, *, n: int = 80) -> Posted:
 def pull(organisation: Organisation) -> None:
     """Read the books back over HTTP (a minute later on the simulator's clock, so its
     changes are after the cursor)."""
-    result = books_services.xero_pull(organisation_id=organisation.pk)
+    result = books_services.books_pull(organisation_id=organisation.pk)
     assert result.status == "SUCCEEDED", result.error
     organisation.refresh_from_db()
 
