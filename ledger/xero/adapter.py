@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.utils import timezone
 
@@ -36,6 +36,13 @@ class XeroBooks:
     # Xero's own: choosing among the organisations authorised, and custom connections.
     tenant_choose = staticmethod(connect.tenant_choose)
     custom_connect = staticmethod(connect.custom_connect)
+
+    @staticmethod
+    def contracts_exercise(sim: Any) -> None:
+        """Drive the client through every operation Bulwark uses (the demo's contracts)."""
+        from ledger.xero.contracts import exercise
+
+        exercise(sim)
 
     # --- the books ---------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from ledger.models import Organisation, Posting
 from ledger.tasks import xero_push_task
 from ledger.tests.factories import wise_year
 from ledger.tests.helpers import connected, mapped
-from ledger.tests.test_xero_push import _ours
+from ledger.xero.tests.test_push import _ours
 from simulators.xero import seed
 from treasury.tests.workers import wait_for, workers
 
