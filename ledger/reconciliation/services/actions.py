@@ -290,13 +290,14 @@ def _organisation_writable(mismatches: Sequence[Mismatch], doing: str) -> Organi
     if not mismatches:
         raise ActionRefused("Choose the mismatches first.")
     if len({m.organisation_id for m in mismatches}) != 1:
-        raise ActionRefused("Act on the mismatches of one Xero organisation at a time.")
+        raise ActionRefused("Act on the mismatches of one organisation of the books at a time.")
     organisation = mismatches[0].organisation
     if not organisation.posts:
+        books = organisation.get_provider_display()
         raise ActionRefused(
-            f"Audit only: Bulwark never writes to Xero in this mode, so it cannot {doing}. "
-            "Correct it in Xero (or let Wise's own feed do it), or choose “Bulwark posts” on "
-            "the Books page first."
+            f"Audit only: Bulwark never writes to {books} in this mode, so it cannot "
+            f"{doing.format(books=books)}. Correct it in {books} (or let Wise's own feed do "
+            "it), or choose “Bulwark posts” on the Books page first."
         )
     return organisation
 
@@ -316,7 +317,9 @@ def _books_round(
         MismatchEvent.objects.bulk_create(
             [mismatch_event(m, failed, now, reason, user) for m in mismatches]
         )
-        raise ActionRefused(f"Posting to Xero did not run: {reason}")
+        raise ActionRefused(
+            f"Posting to {organisation.get_provider_display()} did not run: {reason}"
+        )
     books.books_pull(organisation_id=organisation.pk)
     reconcile(organisation_id=organisation.pk, account_ids=_accounts_of(mismatches))
 
@@ -366,9 +369,10 @@ def mismatches_post(*, mismatches: Sequence[Mismatch], user: AbstractBaseUser) -
             organisation=organisation, transaction_id__in=[m.transaction_id for m in mismatches]
         )
     }
+    books = organisation.get_provider_display()
     return _outcome(
         mismatches, postings, user, since=since, done=MismatchEvent.Action.POSTED,
-        failed=MismatchEvent.Action.POST_FAILED, said="Posted as Xero bank transaction",
+        failed=MismatchEvent.Action.POST_FAILED, said=f"Posted as {books} bank transaction",
     )  # fmt: skip
 
 
@@ -378,7 +382,7 @@ def mismatches_correct(*, mismatches: Sequence[Mismatch], user: AbstractBaseUser
     transaction), then the books are read back and reconciled, so a corrected difference
     resolves itself. For open amount and date differences of lines Bulwark posted, in
     "Bulwark posts" mode; an entry someone else made is corrected in Xero, or accepted."""
-    organisation = _organisation_writable(mismatches, "update the entry in Xero")
+    organisation = _organisation_writable(mismatches, "update the entry in {books}")
     wrong = [
         m for m in mismatches
         if not m.is_correctable or not m.transaction_id or m.status != Mismatch.Status.OPEN
@@ -403,9 +407,10 @@ def mismatches_correct(*, mismatches: Sequence[Mismatch], user: AbstractBaseUser
         )  # fmt: skip
         if not ours or posting is None or posting.state == Posting.State.PENDING:
             made = f" (reference “{entry.reference}”)" if entry is not None else ""
+            books = organisation.get_provider_display()
             raise ActionRefused(
-                f"{mismatch.summary}: the Xero entry{made} was not posted by Bulwark, so "
-                "Bulwark does not change it. Correct it in Xero, or accept the difference "
+                f"{mismatch.summary}: the {books} entry{made} was not posted by Bulwark, so "
+                f"Bulwark does not change it. Correct it in {books}, or accept the difference "
                 "with a reason."
             )
     since = timezone.now()
@@ -414,9 +419,10 @@ def mismatches_correct(*, mismatches: Sequence[Mismatch], user: AbstractBaseUser
         repost_requested=True, retry_requested=True
     )
     _books_round(organisation, mismatches, user, MismatchEvent.Action.FIX_FAILED)
+    books = organisation.get_provider_display()
     return _outcome(
         mismatches, postings, user, since=since, done=MismatchEvent.Action.CORRECTED,
-        failed=MismatchEvent.Action.FIX_FAILED, said="Updated Xero bank transaction",
+        failed=MismatchEvent.Action.FIX_FAILED, said=f"Updated {books} bank transaction",
     )  # fmt: skip
 
 
@@ -439,7 +445,8 @@ def _posting_prepare(
     ).first()
     if entry is not None and entry.status in DEAD_STATUSES:
         note = (
-            f"Xero holds the earlier posting {posting.remote_id} as {entry.status.lower()}: "
+            f"{organisation.get_provider_display()} holds the earlier posting "
+            f"{posting.remote_id} as {entry.status.lower()}: "
             "posting it again"
         )
         mismatch_event(
@@ -453,6 +460,7 @@ def _posting_prepare(
         posting.delete()
         return
     raise ActionRefused(
-        f"{mismatch.summary} is already posted (Xero bank transaction {posting.remote_id}); "
+        f"{mismatch.summary} is already posted ({organisation.get_provider_display()} "
+        f"bank transaction {posting.remote_id}); "
         "read the books back to see it."
     )
