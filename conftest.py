@@ -13,6 +13,8 @@ pytest_plugins = [
     "simulators.treasury.fixtures",
     "simulators.wise.fixtures",
     "simulators.connectwise.fixtures",
+    # The Xero adapter's own test settings (the limit windows the simulator shortens).
+    "ledger.xero.testing",
     # Every exchange with a simulator is checked against the published descriptions.
     "simulators.contracts.guard",
 ]

@@ -3,7 +3,7 @@
 The queue belongs to reconciliation (`ledger.reconciliation`); this module writes only
 mismatches of the type it owns (`STATEMENT_DIFFERS`, which reconciliation leaves alone),
 keyed by account and month, so a rerun touches the same row. Each queue row belongs to
-a Xero organisation: the current connection's, else the first one known. Without any,
+an organisation of the books: the current connection's, else the first one known. Without any,
 the difference stays on the proof and the completeness matrix only.
 """
 
@@ -12,19 +12,18 @@ from __future__ import annotations
 from django.utils import timezone
 
 from archive.models import StatementProof
-from ledger.models import XeroOrganisation
+from ledger.models import Organisation
 from ledger.reconciliation.models import Mismatch, MismatchEvent
+from ledger.selectors import connection_current
 
 TYPE = Mismatch.Type.STATEMENT_DIFFERS
 
 
-def _organisation() -> XeroOrganisation | None:
-    from ledger.xero.session import connection_current
-
+def _organisation() -> Organisation | None:
     current = connection_current()
     if current is not None and current.organisation_id:
         return current.organisation
-    return XeroOrganisation.objects.order_by("pk").first()
+    return Organisation.objects.order_by("pk").first()
 
 
 def natural_key_of(proof: StatementProof) -> str:

@@ -85,19 +85,19 @@ def _lines_store(n: int, rng: random.Random) -> list[Any]:
 def _books_make(accounts: list[Any]) -> Any:
     from django.utils import timezone
 
-    from ledger.models import BankAccountMapping, XeroAccount, XeroOrganisation
+    from ledger.models import BankAccountMapping, ChartAccount, Organisation
 
-    organisation = XeroOrganisation.objects.create(
+    organisation = Organisation.objects.create(
         tenant_id="bench", name="Bench books", base_currency="USD", mode="POSTS",
         last_pull_at=timezone.now(),
     )  # fmt: skip
     for index, account in enumerate(accounts):
-        xero_account = XeroAccount.objects.create(
+        chart_account = ChartAccount.objects.create(
             organisation=organisation, account_id=f"bank-{index}", code=f"09{index}",
             name=f"Wise {account.currency}", type="BANK", currency=account.currency,
         )  # fmt: skip
         BankAccountMapping.objects.create(
-            organisation=organisation, cash_account=account, xero_account=xero_account
+            organisation=organisation, cash_account=account, chart_account=chart_account
         )
     return organisation
 
@@ -108,9 +108,9 @@ def _entries_make(organisation: Any, share: float, rng: random.Random) -> dict[s
     from ledger.models import BankAccountMapping, LedgerEntry
 
     book = {
-        m.cash_account_id: m.xero_account
+        m.cash_account_id: m.chart_account
         for m in BankAccountMapping.objects.filter(organisation=organisation).select_related(
-            "xero_account"
+            "chart_account"
         )
     }
     rows = Transaction.objects.order_by("id").values_list(
@@ -123,12 +123,12 @@ def _entries_make(organisation: Any, share: float, rng: random.Random) -> dict[s
     stamp = datetime(2024, 1, 1, tzinfo=UTC)
 
     def entry(account_id: int, day: Any, amount: int, currency: str, **extra: Any) -> None:
-        xero_account = book[account_id]
+        chart_account = book[account_id]
         entries.append(
             LedgerEntry(
-                organisation=organisation, kind="BANK_TRANSACTION", xero_id=f"x{len(entries)}",
-                xero_type="RECEIVE" if amount > 0 else "SPEND", xero_account=xero_account,
-                bank_account_id=xero_account.account_id, date=day, amount_minor=amount,
+                organisation=organisation, kind="BANK_TRANSACTION", remote_id=f"x{len(entries)}",
+                remote_type="RECEIVE" if amount > 0 else "SPEND", chart_account=chart_account,
+                bank_account_id=chart_account.account_id, date=day, amount_minor=amount,
                 currency=currency, status="AUTHORISED", updated_at_utc=stamp, **extra,
             )
         )  # fmt: skip
@@ -190,18 +190,18 @@ def _balances_make(organisation: Any, book: dict[int, Any], delta: dict[int, int
     from django.utils import timezone
 
     from accounts.models import DailyBalance
-    from ledger.models import XeroBankBalance
+    from ledger.models import BankBalance
 
-    for account_id, xero_account in book.items():
+    for account_id, chart_account in book.items():
         closing = (
             DailyBalance.objects.filter(account_id=account_id)
             .order_by("-date")
             .values_list("closing_minor", flat=True)
             .first()
         ) or 0
-        XeroBankBalance.objects.create(
-            organisation=organisation, xero_account=xero_account, as_of=timezone.localdate(),
-            currency=xero_account.currency, opening_minor=0, received_minor=0, spent_minor=0,
+        BankBalance.objects.create(
+            organisation=organisation, chart_account=chart_account, as_of=timezone.localdate(),
+            currency=chart_account.currency, opening_minor=0, received_minor=0, spent_minor=0,
             closing_minor=closing + delta[account_id],
         )  # fmt: skip
 

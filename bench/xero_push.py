@@ -49,14 +49,14 @@ def _credentials() -> dict[str, Any]:
 
 def _measure(sim: XeroSimulator, *, n: int, seed: int, stdout: Any) -> dict[str, Any]:
     from ledger import services
+    from ledger.books.keys import posting_key
     from ledger.models import Posting
     from ledger.tests.factories import wise_year
-    from ledger.xero.push import posting_key
 
     organisation = _connect(sim, services)
     books = wise_year(n=n, seed=seed)
-    services.xero_mode_set(organisation=organisation, mode="POSTS", user=None)  # type: ignore[arg-type]
-    services.xero_mapping_save(
+    services.books_mode_set(organisation=organisation, mode="POSTS", user=None)  # type: ignore[arg-type]
+    services.books_mapping_save(
         organisation=organisation,
         bank={account.pk: "new" for account in books.accounts},
         fee="404",
@@ -66,7 +66,7 @@ def _measure(sim: XeroSimulator, *, n: int, seed: int, stdout: Any) -> dict[str,
     stdout.write(f"Posting {n} lines to the Xero simulator (60 calls/min, 5,000/day, 5 at once)…")
     before = len(sim.requests)
     with stopwatch() as watch:
-        result = services.xero_push(organisation_id=organisation.pk)
+        result = services.books_push(organisation_id=organisation.pk)
     # Every request the simulator saw during the push: API calls and any token refresh.
     calls = len(sim.requests) - before
     ours = [e for e in sim.bank_transactions_of() if e["Reference"].startswith("bulwark:")]
@@ -100,10 +100,11 @@ def _measure(sim: XeroSimulator, *, n: int, seed: int, stdout: Any) -> dict[str,
 def _connect(sim: XeroSimulator, services: Any) -> Any:
     """The real authorization-code flow, minus the browser: authorize, then exchange."""
     redirect_uri = "http://bench.invalid/books/xero/callback/"
-    started = services.xero_connect_start(redirect_uri=redirect_uri)
+    started = services.books_connect_start(provider="xero", redirect_uri=redirect_uri)
     consent = httpx.get(started.url, follow_redirects=False, timeout=10)
     query = parse_qs(urlsplit(consent.headers["Location"]).query)
-    connection = services.xero_connect_finish(
+    connection = services.books_connect_finish(
+        provider="xero",
         code=query["code"][0],
         state=query["state"][0],
         expected_state=started.state,
@@ -111,4 +112,4 @@ def _connect(sim: XeroSimulator, services: Any) -> Any:
         redirect_uri=redirect_uri,
         user=None,
     )
-    return services.xero_tenant_choose(connection=connection, tenant_id=sim.tenant_ids[0])
+    return services.books_tenant_choose(connection=connection, tenant_id=sim.tenant_ids[0])

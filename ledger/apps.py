@@ -10,9 +10,9 @@ class LedgerConfig(AppConfig):
         from accounts.models import SyncRun
         from accounts.runs import run_requeue_register
         from ledger.chart import chart_names
-        from ledger.services import xero_run_requeue
+        from ledger.services import books_run_requeue
 
         # What the runs sweep queues again after a killed process (accounts.runs).
-        run_requeue_register(SyncRun.Kind.XERO_PUSH, xero_run_requeue)
-        run_requeue_register(SyncRun.Kind.XERO_PULL, xero_run_requeue)
+        run_requeue_register(SyncRun.Kind.XERO_PUSH, books_run_requeue)
+        run_requeue_register(SyncRun.Kind.XERO_PULL, books_run_requeue)
         category_names_register(chart_names)

@@ -4,7 +4,7 @@ types and tracking options a line may be booked with, and the check every form u
 `chart_current()` reads it (three queries); `booking_problems(chart, ...)` is a plain
 function of the chart and the values, so rules, hand edits and the mapping refuse the
 same things with the same words, and the books provider behind the chart can change
-without touching them. With no chart (Xero not connected, or its settings never read)
+without touching them. With no chart (no books connected, or their settings never read)
 nothing is refused: there is nothing to check against.
 """
 
@@ -14,18 +14,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ledger.models import (
-    XeroAccount,
-    XeroConnection,
-    XeroOrganisation,
-    XeroTaxRate,
-    XeroTrackingOption,
+    BooksConnection,
+    ChartAccount,
+    Organisation,
+    TaxRate,
+    TrackingOption,
 )
 
 SHOWN_CHOICES = 12  # valid choices named in a refusal; the form's lookup has them all
 
 
 @dataclass(frozen=True)
-class ChartAccount:
+class BookableAccount:
     code: str
     name: str
     type: str
@@ -40,7 +40,7 @@ class Chart:
     """What a line may be booked with in one organisation (active entries only)."""
 
     organisation: str
-    accounts: dict[str, ChartAccount]  # by code: accounts a line item may use (not BANK)
+    accounts: dict[str, BookableAccount]  # by code: accounts a line item may use (not BANK)
     tax_types: dict[str, str]  # tax type → name; empty: tax rates not read yet
     tracking: dict[str, tuple[str, ...]] = field(default_factory=dict)  # category → options
     gone: dict[str, str] = field(default_factory=dict)  # code → name, deleted or archived
@@ -65,27 +65,27 @@ class Chart:
         return next((c for c in self.tracking if c.casefold() == wanted), None)
 
 
-def chart_of(organisation: XeroOrganisation) -> Chart | None:
+def chart_of(organisation: Organisation) -> Chart | None:
     """The organisation's chart as last read, or None when it was never read (3 queries)."""
     if organisation.settings_read_at is None:
         return None
     accounts, gone = {}, {}
-    for code, name, type_, status in XeroAccount.objects.filter(
+    for code, name, type_, status in ChartAccount.objects.filter(
         organisation=organisation
     ).values_list("code", "name", "type", "status"):
         if not code or type_ == "BANK":
             continue
         if status == "ACTIVE":
-            accounts[code] = ChartAccount(code, name, type_)
+            accounts[code] = BookableAccount(code, name, type_)
         else:
             gone[code] = name
     taxes = dict(
-        XeroTaxRate.objects.filter(organisation=organisation, status="ACTIVE").values_list(
+        TaxRate.objects.filter(organisation=organisation, status="ACTIVE").values_list(
             "tax_type", "name"
         )
     )
     tracking: dict[str, list[str]] = {}
-    for category, option in XeroTrackingOption.objects.filter(
+    for category, option in TrackingOption.objects.filter(
         organisation=organisation, status="ACTIVE"
     ).values_list("category", "option"):
         tracking.setdefault(category, []).append(option)
@@ -98,7 +98,7 @@ def chart_of(organisation: XeroOrganisation) -> Chart | None:
 def chart_current() -> Chart | None:
     """The chart of the organisation Bulwark is connected to, or None."""
     connection = (
-        XeroConnection.objects.filter(status=XeroConnection.Status.CONNECTED)
+        BooksConnection.objects.filter(status=BooksConnection.Status.CONNECTED)
         .select_related("organisation")
         .first()
     )
@@ -110,11 +110,11 @@ def chart_current() -> Chart | None:
 def chart_names(codes: set[str]) -> dict[str, str]:
     """Names of account codes in the connected organisation's chart (one or two queries);
     what the transactions page calls a line's category."""
-    connection = XeroConnection.objects.filter(status=XeroConnection.Status.CONNECTED).first()
+    connection = BooksConnection.objects.filter(status=BooksConnection.Status.CONNECTED).first()
     if connection is None or connection.organisation_id is None:
         return {}
     return dict(
-        XeroAccount.objects.filter(organisation_id=connection.organisation_id, code__in=codes)
+        ChartAccount.objects.filter(organisation_id=connection.organisation_id, code__in=codes)
         .exclude(type="BANK")
         .values_list("code", "name")
     )

@@ -6,8 +6,8 @@ from typing import Any
 
 from django import forms
 
-from ledger.models import XeroAccount, XeroOrganisation
-from ledger.xero.mapping import Proposal, names_proposed, special_name
+from ledger.mapping import Proposal, names_proposed, special_name
+from ledger.models import ChartAccount, Organisation
 
 NEW = "new"
 
@@ -24,12 +24,12 @@ class ModeForm(forms.Form):
     mode = forms.ChoiceField(
         choices=[
             (
-                XeroOrganisation.Mode.AUDIT_ONLY,
+                Organisation.Mode.AUDIT_ONLY,
                 "Audit only: Wise's own Xero feed posts the lines; Bulwark only reads the "
                 "books back and reconciles. Nothing is ever written to Xero.",
             ),
             (
-                XeroOrganisation.Mode.POSTS,
+                Organisation.Mode.POSTS,
                 "Bulwark posts: Bulwark writes every Wise line to Xero. "
                 "Turn off “record transactions” in Wise's own Xero integration first, or every "
                 "line is booked twice.",
@@ -44,9 +44,7 @@ class ModeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("mode") == XeroOrganisation.Mode.POSTS and not data.get(
-            "confirm_no_native_feed"
-        ):
+        if data.get("mode") == Organisation.Mode.POSTS and not data.get("confirm_no_native_feed"):
             self.add_error(
                 "confirm_no_native_feed",
                 "Confirm that Wise's own integration is not posting, so nothing is booked twice.",
@@ -54,7 +52,7 @@ class ModeForm(forms.Form):
         return data
 
 
-def _label(account: XeroAccount) -> str:
+def _label(account: ChartAccount) -> str:
     code = f"{account.code} · " if account.code else ""
     return f"{code}{account.name} ({account.currency})"
 
@@ -75,9 +73,9 @@ class MappingForm(forms.Form):
     def __init__(
         self,
         *args: Any,
-        organisation: XeroOrganisation,
+        organisation: Organisation,
         proposals: list[Proposal],
-        suggestions: dict[str, XeroAccount | None],
+        suggestions: dict[str, ChartAccount | None],
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -100,7 +98,7 @@ class MappingForm(forms.Form):
                 help_text=proposal.blocked,
             )
         others = list(
-            XeroAccount.objects.filter(organisation=organisation, status="ACTIVE")
+            ChartAccount.objects.filter(organisation=organisation, status="ACTIVE")
             .exclude(type="BANK")
             .exclude(code="")
         )

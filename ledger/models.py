@@ -1,6 +1,11 @@
-"""The books side: the Xero organisation Bulwark keeps in step, its connection (tokens
-encrypted at rest), the mapping of cash accounts to Xero bank accounts, one posting record
-per stored line, and what was read back from Xero (ledger entries and bank balances).
+"""The books side, provider-neutral: the connected books (an organisation of one provider,
+Xero or QuickBooks Online) Bulwark keeps in step, its connection (tokens encrypted at
+rest), the chart of accounts, the mapping of cash accounts to the books' bank accounts, one
+posting record per stored line, and what was read back (ledger entries, bank balances and
+the cursors of the read-back).
+
+Which provider's adapter speaks to the books is chosen from `Organisation.provider`
+(`ledger.books.adapter_for`); nothing here knows a provider's API.
 
 Amounts are integer minor units of the row's currency, as in `accounts`.
 """
@@ -20,15 +25,23 @@ from treasury.money import from_minor
 POSTING_PREFIX = "bulwark:"
 
 
-class XeroOrganisation(models.Model):
-    """One Xero organisation (tenant): its settings as read, Bulwark's mode and the
-    accounts postings use, and the state of the API budget."""
+class Organisation(models.Model):
+    """The connected books: one organisation of one provider (a Xero tenant, a QuickBooks
+    realm), its settings as read, Bulwark's mode and the accounts postings use, and the
+    state of the provider's API budget."""
+
+    class Provider(models.TextChoices):
+        XERO = "xero", "Xero"
+        QUICKBOOKS = "quickbooks", "QuickBooks Online"
 
     class Mode(models.TextChoices):
         AUDIT_ONLY = "AUDIT_ONLY", "Audit only"
         POSTS = "POSTS", "Bulwark posts"
 
-    tenant_id = models.CharField(max_length=64, unique=True)
+    provider = models.CharField(max_length=12, choices=Provider.choices, default=Provider.XERO)
+    tenant_id = models.CharField(
+        max_length=64, unique=True, help_text="The provider's id of the books: tenant or realm."
+    )
     name = models.CharField(max_length=255)
     base_currency = models.CharField(max_length=3, blank=True)
     multicurrency_allowed = models.BooleanField(null=True)
@@ -70,12 +83,12 @@ class XeroOrganisation(models.Model):
         return self.mode == self.Mode.POSTS
 
 
-class XeroConnection(models.Model):
+class BooksConnection(models.Model):
     """Bulwark's authorisation to one organisation: OAuth tokens (rotating refresh token)
     or a custom connection (client credentials, no refresh token)."""
 
     class Kind(models.TextChoices):
-        OAUTH = "OAUTH", "OAuth (signed in at Xero)"
+        OAUTH = "OAUTH", "OAuth (signed in at the provider)"
         CUSTOM = "CUSTOM", "Custom connection"
 
     class Status(models.TextChoices):
@@ -84,16 +97,19 @@ class XeroConnection(models.Model):
         RECONSENT = "RECONSENT", "Needs signing in again"
         DISCONNECTED = "DISCONNECTED", "Disconnected"
 
+    provider = models.CharField(
+        max_length=12, choices=Organisation.Provider.choices, default=Organisation.Provider.XERO
+    )
     kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.OAUTH)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.CHOOSING)
     organisation = models.ForeignKey(
-        XeroOrganisation,
+        Organisation,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="connections",
     )
-    xero_connection_id = models.CharField(max_length=64, blank=True)
+    remote_connection_id = models.CharField(max_length=64, blank=True)
     auth_event_id = models.CharField(max_length=64, blank=True)
     access_token = EncryptedTextField(blank=True)
     refresh_token = EncryptedTextField(blank=True)
@@ -118,11 +134,11 @@ class XeroConnection(models.Model):
         return f"{self.get_kind_display()} {self.status}"
 
 
-class XeroAccount(models.Model):
+class ChartAccount(models.Model):
     """An account of the organisation's chart, as last read (for the mapping page)."""
 
     organisation = models.ForeignKey(
-        XeroOrganisation, on_delete=models.CASCADE, related_name="accounts"
+        Organisation, on_delete=models.CASCADE, related_name="accounts"
     )
     account_id = models.CharField(max_length=64)
     code = models.CharField(max_length=20, blank=True)
@@ -146,11 +162,11 @@ class XeroAccount(models.Model):
         return self.type == "BANK"
 
 
-class XeroTaxRate(models.Model):
+class TaxRate(models.Model):
     """A tax rate of the organisation, as last read: what a line's tax type may be."""
 
     organisation = models.ForeignKey(
-        XeroOrganisation, on_delete=models.CASCADE, related_name="tax_rates"
+        Organisation, on_delete=models.CASCADE, related_name="tax_rates"
     )
     tax_type = models.CharField(max_length=50)
     name = models.CharField(max_length=255, blank=True)
@@ -166,11 +182,11 @@ class XeroTaxRate(models.Model):
         return f"{self.tax_type} {self.name}".strip()
 
 
-class XeroTrackingOption(models.Model):
+class TrackingOption(models.Model):
     """An option of one of the organisation's tracking categories, as last read."""
 
     organisation = models.ForeignKey(
-        XeroOrganisation, on_delete=models.CASCADE, related_name="tracking_options"
+        Organisation, on_delete=models.CASCADE, related_name="tracking_options"
     )
     category_id = models.CharField(max_length=64)
     category = models.CharField(max_length=100)
@@ -189,15 +205,15 @@ class XeroTrackingOption(models.Model):
 
 
 class BankAccountMapping(models.Model):
-    """Which Xero bank account (same currency) a Bulwark cash account posts into."""
+    """Which bank account of the books (same currency) a Bulwark cash account posts into."""
 
     organisation = models.ForeignKey(
-        XeroOrganisation, on_delete=models.CASCADE, related_name="mappings"
+        Organisation, on_delete=models.CASCADE, related_name="mappings"
     )
     cash_account = models.ForeignKey(
-        "accounts.CashAccount", on_delete=models.CASCADE, related_name="xero_mappings"
+        "accounts.CashAccount", on_delete=models.CASCADE, related_name="books_mappings"
     )
-    xero_account = models.ForeignKey(XeroAccount, on_delete=models.PROTECT, related_name="+")
+    chart_account = models.ForeignKey(ChartAccount, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -208,29 +224,29 @@ class BankAccountMapping(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.cash_account_id} → {self.xero_account_id}"
+        return f"{self.cash_account_id} → {self.chart_account_id}"
 
 
 class Posting(models.Model):
     """The posting record of one stored line in one organisation.
 
     Written PENDING with the batch's idempotency key *before* the call, then POSTED (with
-    the Xero id) or ERROR (with Xero's validation errors) after it. A row left PENDING
-    means the outcome is unknown; the next push looks its Reference up in Xero before
+    the provider's id) or ERROR (with the provider's validation errors) after it. A row left
+    PENDING means the outcome is unknown; the next push looks its key up in the books before
     sending it again, so a crash between the call and this write never double-posts.
     """
 
     class State(models.TextChoices):
         PENDING = "PENDING", "Sending"
         POSTED = "POSTED", "Posted"
-        ERROR = "ERROR", "Refused by Xero"
+        ERROR = "ERROR", "Refused by the books"
 
     class Operation(models.TextChoices):
         CREATE = "CREATE", "Create"
         UPDATE = "UPDATE", "Update"
 
     organisation = models.ForeignKey(
-        XeroOrganisation, on_delete=models.PROTECT, related_name="postings"
+        Organisation, on_delete=models.PROTECT, related_name="postings"
     )
     transaction = models.ForeignKey(
         "accounts.Transaction", on_delete=models.PROTECT, related_name="postings"
@@ -238,7 +254,7 @@ class Posting(models.Model):
     key = models.CharField(max_length=100, help_text="Bulwark's durable key, the Reference.")
     state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
     operation = models.CharField(max_length=6, choices=Operation.choices, default=Operation.CREATE)
-    xero_id = models.CharField(max_length=64, blank=True)
+    remote_id = models.CharField(max_length=64, blank=True)
     batch_key = models.CharField(max_length=128, blank=True)
     attempted_revision = models.PositiveIntegerField(default=0)
     posted_revision = models.PositiveIntegerField(null=True, blank=True)
@@ -262,7 +278,7 @@ class Posting(models.Model):
             ),
             models.UniqueConstraint(fields=["organisation", "key"], name="posting_unique_key"),
             models.CheckConstraint(
-                condition=~Q(state="POSTED") | ~Q(xero_id=""), name="posting_posted_has_id"
+                condition=~Q(state="POSTED") | ~Q(remote_id=""), name="posting_posted_has_id"
             ),
         ]
         indexes = [models.Index(fields=["organisation", "state"], name="posting_state")]
@@ -276,7 +292,7 @@ class Posting(models.Model):
 
 
 class LedgerEntry(models.Model):
-    """A bank document read back from Xero, on one bank account (a transfer gives two:
+    """A bank document read back from the books, on one bank account (a transfer gives two:
     its FROM and TO sides). `amount_minor` is signed: money into the account is positive."""
 
     class Kind(models.TextChoices):
@@ -286,15 +302,13 @@ class LedgerEntry(models.Model):
 
     DEAD_STATUSES = ("DELETED", "VOIDED")  # entries that no longer move the account
 
-    organisation = models.ForeignKey(
-        XeroOrganisation, on_delete=models.CASCADE, related_name="entries"
-    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="entries")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    xero_id = models.CharField(max_length=64)
+    remote_id = models.CharField(max_length=64)
     side = models.CharField(max_length=4, blank=True, help_text="FROM or TO for a transfer.")
-    xero_type = models.CharField(max_length=30, blank=True)
-    xero_account = models.ForeignKey(
-        XeroAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="entries"
+    remote_type = models.CharField(max_length=30, blank=True)
+    chart_account = models.ForeignKey(
+        ChartAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="entries"
     )
     bank_account_id = models.CharField(max_length=64)
     date = models.DateField()
@@ -315,7 +329,7 @@ class LedgerEntry(models.Model):
         ordering = ["-date", "-updated_at_utc"]
         constraints = [
             models.UniqueConstraint(
-                fields=["organisation", "kind", "xero_id", "side"], name="entry_unique"
+                fields=["organisation", "kind", "remote_id", "side"], name="entry_unique"
             ),
         ]
         indexes = [
@@ -332,13 +346,14 @@ class LedgerEntry(models.Model):
         return from_minor(self.amount_minor, self.currency)
 
 
-class XeroBankBalance(models.Model):
-    """A bank account's figures from Xero's Bank Summary report for a period."""
+class BankBalance(models.Model):
+    """A bank account's figures as the books report them for a day (Xero's Bank Summary,
+    QuickBooks' account balance)."""
 
     organisation = models.ForeignKey(
-        XeroOrganisation, on_delete=models.CASCADE, related_name="balances"
+        Organisation, on_delete=models.CASCADE, related_name="balances"
     )
-    xero_account = models.ForeignKey(XeroAccount, on_delete=models.CASCADE, related_name="+")
+    chart_account = models.ForeignKey(ChartAccount, on_delete=models.CASCADE, related_name="+")
     as_of = models.DateField()
     currency = models.CharField(max_length=3)
     opening_minor = models.BigIntegerField()
@@ -352,21 +367,19 @@ class XeroBankBalance(models.Model):
         ordering = ["-as_of"]
         constraints = [
             models.UniqueConstraint(
-                fields=["organisation", "xero_account", "as_of"], name="xbalance_unique_day"
+                fields=["organisation", "chart_account", "as_of"], name="balance_unique_day"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.xero_account_id} {self.as_of} {self.closing_minor}"
+        return f"{self.chart_account_id} {self.as_of} {self.closing_minor}"
 
 
 class PullCursor(models.Model):
     """How far one read-back stream got: advanced with the page it covers, in one
     transaction, so a rerun after a crash repeats at most that page."""
 
-    organisation = models.ForeignKey(
-        XeroOrganisation, on_delete=models.CASCADE, related_name="cursors"
-    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="cursors")
     stream = models.CharField(max_length=30)
     modified_since = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)

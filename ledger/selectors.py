@@ -1,4 +1,4 @@
-"""Reads of the books side: what the Xero page shows."""
+"""Reads of the books side: what is left to post, and what the Books page shows."""
 
 from __future__ import annotations
 
@@ -6,18 +6,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
-from accounts.models import SyncRun
+from accounts.models import SyncRun, Transaction
 from ledger.models import (
     BankAccountMapping,
+    BankBalance,
+    BooksConnection,
     LedgerEntry,
+    Organisation,
     Posting,
-    XeroBankBalance,
-    XeroConnection,
-    XeroOrganisation,
 )
 from ledger.rules.models import Categorization
+
+EXCLUDE = "EXCLUDE"
 
 
 def _has_revision() -> bool:
@@ -29,7 +31,7 @@ def _has_revision() -> bool:
     return True
 
 
-def postings_stale(organisation: XeroOrganisation) -> QuerySet[Posting]:
+def postings_stale(organisation: Organisation) -> QuerySet[Posting]:
     """Posted lines whose categorization changed since they were posted."""
     posted = Posting.objects.filter(
         organisation=organisation, state=Posting.State.POSTED, repost_requested=False
@@ -37,6 +39,28 @@ def postings_stale(organisation: XeroOrganisation) -> QuerySet[Posting]:
     if not _has_revision():
         return posted.none()
     return posted.filter(transaction__categorization__revision__gt=F("posted_revision"))
+
+
+def lines_unposted(organisation: Organisation) -> QuerySet[Transaction]:
+    """Stored lines of mapped accounts that have no posting record yet, oldest first."""
+    mapped = BankAccountMapping.objects.filter(organisation=organisation).values("cash_account")
+    lines = (
+        Transaction.objects.filter(account__in=mapped)
+        .exclude(postings__organisation=organisation)
+        .exclude(categorization__treatment=EXCLUDE)
+        .exclude(amount_minor=0)
+    )
+    if organisation.post_from:
+        lines = lines.filter(booked_on__gte=organisation.post_from)
+    return lines.order_by("booked_at", "id")
+
+
+def postings_to_resend(organisation: Organisation) -> QuerySet[Posting]:
+    """Records to send again: refused ones the owner asked to retry (or whose
+    categorization changed since), and posted ones the owner asked to re-post."""
+    retry = Q(state=Posting.State.ERROR, retry_requested=True)
+    repost = Q(state=Posting.State.POSTED, repost_requested=True)
+    return Posting.objects.filter(Q(organisation=organisation) & (retry | repost))
 
 
 @dataclass
@@ -47,9 +71,7 @@ class PostingStatus:
     refused: list[Posting] = field(default_factory=list)
 
 
-def posting_status(organisation: XeroOrganisation, *, refused_limit: int = 25) -> PostingStatus:
-    from ledger.xero.push import lines_unposted
-
+def posting_status(organisation: Organisation, *, refused_limit: int = 25) -> PostingStatus:
     rows = Posting.objects.filter(organisation=organisation).values("state").annotate(n=Count("id"))
     counts = dict.fromkeys(Posting.State.values, 0)
     counts.update({row["state"]: row["n"] for row in rows})
@@ -66,18 +88,24 @@ def posting_status(organisation: XeroOrganisation, *, refused_limit: int = 25) -
     )
 
 
-def xero_overview() -> dict[str, Any]:
-    """Everything the connection card needs: the live connection and its organisation."""
-    connection = (
-        XeroConnection.objects.exclude(status=XeroConnection.Status.DISCONNECTED)
+def connection_current() -> BooksConnection | None:
+    """The connection to the books not yet disconnected (one per install), with its
+    organisation."""
+    return (
+        BooksConnection.objects.exclude(status=BooksConnection.Status.DISCONNECTED)
         .select_related("organisation")
         .first()
     )
+
+
+def xero_overview() -> dict[str, Any]:
+    """Everything the connection card needs: the live connection and its organisation."""
+    connection = connection_current()
     organisation = connection.organisation if connection else None
     return {"connection": connection, "organisation": organisation}
 
 
-def runs_last(organisation: XeroOrganisation) -> dict[str, SyncRun | None]:
+def runs_last(organisation: Organisation) -> dict[str, SyncRun | None]:
     runs = SyncRun.objects.filter(label=organisation.name)
     return {
         "push": runs.filter(kind=SyncRun.Kind.XERO_PUSH).first(),
@@ -85,20 +113,20 @@ def runs_last(organisation: XeroOrganisation) -> dict[str, SyncRun | None]:
     }
 
 
-def balances_compared(organisation: XeroOrganisation) -> list[dict[str, Any]]:
+def balances_compared(organisation: Organisation) -> list[dict[str, Any]]:
     """Per mapped account: Xero's latest Bank Summary balance beside Bulwark's own."""
     from accounts.selectors import balance_minor_on
     from treasury.money import from_minor
 
     mappings = BankAccountMapping.objects.filter(organisation=organisation).select_related(
-        "cash_account", "xero_account"
+        "cash_account", "chart_account"
     )
     latest = {}
-    for balance in XeroBankBalance.objects.filter(organisation=organisation).order_by("as_of"):
-        latest[balance.xero_account_id] = balance
+    for balance in BankBalance.objects.filter(organisation=organisation).order_by("as_of"):
+        latest[balance.chart_account_id] = balance
     rows = []
     for item in mappings:
-        balance = latest.get(item.xero_account_id)
+        balance = latest.get(item.chart_account_id)
         currency = item.cash_account.currency
         ours = (
             from_minor(balance_minor_on(item.cash_account, balance.as_of), currency)
@@ -118,15 +146,15 @@ def balances_compared(organisation: XeroOrganisation) -> list[dict[str, Any]]:
     return rows
 
 
-def entries_recent(organisation: XeroOrganisation, limit: int = 20) -> list[LedgerEntry]:
+def entries_recent(organisation: Organisation, limit: int = 20) -> list[LedgerEntry]:
     return list(
         LedgerEntry.objects.filter(organisation=organisation)
-        .select_related("xero_account")
+        .select_related("chart_account")
         .order_by("-updated_at_utc")[:limit]
     )
 
 
-def entries_not_ours(organisation: XeroOrganisation) -> int:
+def entries_not_ours(organisation: Organisation) -> int:
     """Bank transactions on the mapped accounts that Bulwark did not post: in "Bulwark
     posts" mode these hint that Wise's own feed records transactions too (double posting)."""
     entries = LedgerEntry.objects.filter(

@@ -1,10 +1,8 @@
-"""Writes of the books side: connecting to Xero, choosing the organisation and mode,
-mapping accounts, and running the push and the read-back (with their progress)."""
+"""Writes of the books side, whichever provider keeps them: connecting, choosing the
+mode, mapping accounts, and running the push and the read-back (with their progress)."""
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,166 +21,60 @@ from accounts.runs import (
     runs_lease_lapsed_fail,
     runs_orphaned_fail,
 )
-from ledger.models import Posting, XeroAccount, XeroConnection, XeroOrganisation
-from ledger.selectors import postings_stale
-from ledger.xero import mapping, oauth
-from ledger.xero.client import AuthorizationFailed, XeroError
-from ledger.xero.limits import DayBudgetLow
-from ledger.xero.pull import Puller
-from ledger.xero.push import LeaseLost, Pusher, PushResult, lines_unposted
-from ledger.xero.session import (
-    budget_record,
-    client_for_connection,
-    client_open,
-    connection_current,
+from ledger import mapping
+from ledger.books import (
+    BooksError,
+    LeaseLost,
+    PushFailed,
+    PushResult,
+    adapter_class,
+    adapter_for,
 )
-from ledger.xero.tokens import StoredTokens
+from ledger.models import BooksConnection, ChartAccount, Organisation, Posting
+from ledger.selectors import connection_current, lines_unposted, postings_stale
 
 NEW = "new"
 
 
-class ConnectError(ValueError):
-    """Connecting failed; the message is fit to show the owner."""
-
-
 # --- connection ------------------------------------------------------------------------
+# Each provider connects in its own way (`connect_start`/`connect_finish` of its adapter);
+# Xero alone has organisations to choose among and custom connections.
 
 
-def xero_connect_start(*, redirect_uri: str) -> oauth.AuthorizationRequest:
-    if not oauth.is_configured():
-        raise ConnectError("Set XERO_CLIENT_ID and XERO_CLIENT_SECRET to connect Xero.")
-    return oauth.authorization_start(redirect_uri=redirect_uri)
+def books_connect_start(*, provider: str, redirect_uri: str) -> Any:
+    """Where to send the owner to sign in at the provider, with the state to keep."""
+    return adapter_class(provider).connect_start(redirect_uri=redirect_uri)
 
 
-def xero_connect_finish(
-    *,
-    code: str,
-    state: str,
-    expected_state: str,
-    code_verifier: str,
-    redirect_uri: str,
-    user: AbstractBaseUser,
-) -> XeroConnection:
-    """Exchange the code (PKCE), list the organisations, keep the tokens encrypted."""
-    if not expected_state or not secrets.compare_digest(state, expected_state):
-        raise ConnectError("The reply from Xero did not match this sign-in; try connecting again.")
-    try:
-        tokens = oauth.code_exchange(
-            code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
-        )
-        tenants = oauth.connections_list(access_token=tokens.access_token)
-    except oauth.OAuthFailed as exc:
-        raise ConnectError(f"Xero refused the connection ({exc.error}).") from exc
-    if not tenants:
-        raise ConnectError("No Xero organisation was authorised; choose one at Xero.")
-    with transaction.atomic():
-        _connections_retire()
-        connection = XeroConnection.objects.create(
-            kind=XeroConnection.Kind.OAUTH,
-            status=XeroConnection.Status.CHOOSING,
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-            access_expires_at=tokens.expires_at,
-            scope=tokens.scope,
-            tenants=[asdict(t) for t in tenants],
-            connected_by=user,
-        )
-    if len(tenants) == 1:
-        xero_tenant_choose(connection=connection, tenant_id=tenants[0].tenant_id)
-    return connection
+def books_connect_finish(*, provider: str, **reply: Any) -> BooksConnection:
+    """The provider sent the owner back: exchange the code, keep the tokens encrypted."""
+    return adapter_class(provider).connect_finish(**reply)
 
 
-def _connections_retire() -> None:
-    XeroConnection.objects.exclude(status=XeroConnection.Status.DISCONNECTED).update(
-        status=XeroConnection.Status.DISCONNECTED,
-        access_token="",
-        refresh_token="",
+def books_tenant_choose(*, connection: BooksConnection, tenant_id: str) -> Organisation:
+    return adapter_class(connection.provider).tenant_choose(
+        connection=connection, tenant_id=tenant_id
     )
 
 
-def xero_tenant_choose(*, connection: XeroConnection, tenant_id: str) -> XeroOrganisation:
-    tenant = next((t for t in connection.tenants if t["tenant_id"] == tenant_id), None)
-    if tenant is None:
-        raise ConnectError("That organisation is not among those authorised at Xero.")
-    organisation, _ = XeroOrganisation.objects.get_or_create(
-        tenant_id=tenant_id, defaults={"name": tenant["tenant_name"]}
-    )
-    connection.organisation = organisation
-    connection.status = XeroConnection.Status.CONNECTED
-    connection.xero_connection_id = tenant["connection_id"]
-    connection.auth_event_id = tenant["auth_event_id"]
-    connection.save(update_fields=["organisation", "status", "xero_connection_id", "auth_event_id"])
-    _settings_read_quietly(organisation)
-    return organisation
+def books_custom_connect(*, provider: str, user: AbstractBaseUser) -> Organisation:
+    return adapter_class(provider).custom_connect(user=user)
 
 
-def xero_custom_connect(*, user: AbstractBaseUser) -> XeroOrganisation:
-    """A custom connection: client credentials for the one organisation it is bound to."""
-    if not oauth.is_configured():
-        raise ConnectError("Set XERO_CLIENT_ID and XERO_CLIENT_SECRET to connect Xero.")
-    try:
-        tokens = oauth.client_credentials_token()
-    except oauth.OAuthFailed as exc:
-        raise ConnectError(f"Xero refused the custom connection ({exc.error}).") from exc
-    with transaction.atomic():
-        _connections_retire()
-        connection = XeroConnection.objects.create(
-            kind=XeroConnection.Kind.CUSTOM,
-            status=XeroConnection.Status.CONNECTED,
-            access_token=tokens.access_token,
-            access_expires_at=tokens.expires_at,
-            scope=tokens.scope,
-            connected_by=user,
-        )
-    # The organisation's id comes from the API itself: a custom connection has no
-    # /connections list and sends no tenant header.
-    try:
-        with client_for_connection(connection, tenant_id=None) as client:
-            info = client.organisation()
-    except XeroError as exc:
-        xero_disconnect(connection=connection)
-        raise ConnectError(f"Xero refused the custom connection: {exc}") from exc
-    organisation, _ = XeroOrganisation.objects.get_or_create(
-        tenant_id=info.organisation_id, defaults={"name": info.name}
-    )
-    connection.organisation = organisation
-    connection.save(update_fields=["organisation"])
-    _settings_read_quietly(organisation)
-    return organisation
-
-
-def _settings_read_quietly(organisation: XeroOrganisation) -> None:
-    # Connecting succeeded even if this read fails: the page offers "Read again".
-    with contextlib.suppress(XeroError, DayBudgetLow):
-        xero_settings_refresh(organisation=organisation)
-
-
-def xero_disconnect(*, connection: XeroConnection) -> None:
-    """Disconnect at Xero (`DELETE /connections/{id}`), then forget the tokens."""
-    if connection.kind == XeroConnection.Kind.OAUTH and connection.xero_connection_id:
-        try:
-            token = StoredTokens(connection.pk).access_token()
-            oauth.connection_delete(access_token=token, connection_id=connection.xero_connection_id)
-        except (AuthorizationFailed, oauth.OAuthFailed):
-            pass  # already gone at Xero, or the token is dead: forgetting it is what is left
-    connection.status = XeroConnection.Status.DISCONNECTED
-    connection.access_token = connection.refresh_token = ""
-    connection.save(update_fields=["status", "access_token", "refresh_token"])
+def books_disconnect(*, connection: BooksConnection) -> None:
+    """Disconnect at the provider, then forget the tokens."""
+    adapter_class(connection.provider).disconnect(connection=connection)
 
 
 # --- settings, mode and mapping ----------------------------------------------------------
 
 
-def xero_settings_refresh(*, organisation: XeroOrganisation) -> None:
-    with client_open(organisation) as client:
-        try:
-            mapping.settings_read(organisation, client)
-        finally:
-            budget_record(organisation, client.budget)
+def books_settings_refresh(*, organisation: Organisation) -> None:
+    adapter_for(organisation).chart_refresh()
 
 
-def xero_mode_set(*, organisation: XeroOrganisation, mode: str, user: AbstractBaseUser) -> None:
-    if mode not in XeroOrganisation.Mode.values:
+def books_mode_set(*, organisation: Organisation, mode: str, user: AbstractBaseUser) -> None:
+    if mode not in Organisation.Mode.values:
         raise ValueError(f"Unknown mode {mode!r}")
     organisation.mode = mode
     organisation.mode_chosen_at = timezone.now()
@@ -190,9 +82,9 @@ def xero_mode_set(*, organisation: XeroOrganisation, mode: str, user: AbstractBa
     organisation.save(update_fields=["mode", "mode_chosen_at", "mode_chosen_by"])
 
 
-def xero_mapping_save(
+def books_mapping_save(
     *,
-    organisation: XeroOrganisation,
+    organisation: Organisation,
     bank: dict[int, str],
     fee: str,
     fx_clearing: str,
@@ -210,10 +102,10 @@ def xero_mapping_save(
             "Audit only: Bulwark does not create accounts in Xero. Choose existing ones, "
             "or switch to “Bulwark posts” first."
         )
-    chosen: dict[int, XeroAccount] = {}
+    chosen: dict[int, ChartAccount] = {}
     for cash_id, account_id in bank.items():
         if account_id and account_id != NEW:
-            account = XeroAccount.objects.filter(
+            account = ChartAccount.objects.filter(
                 organisation=organisation, account_id=account_id
             ).first()
             if account is None:
@@ -228,24 +120,18 @@ def xero_mapping_save(
         suspense=_code(suspense),
     )
     if creating:
-        with client_open(organisation, writes=True) as client:
-            for cash_id in [c for c, a in bank.items() if a == NEW]:
-                cash = CashAccount.objects.get(pk=cash_id)
-                chosen[cash_id] = mapping.bank_account_create(
-                    organisation, client, cash, name=(names or {}).get(cash_id, "")
-                )
-            codes = {}
+        books = adapter_for(organisation)
+        for cash_id in [c for c, a in bank.items() if a == NEW]:
+            cash = CashAccount.objects.get(pk=cash_id)
+            chosen[cash_id] = books.bank_account_ensure(cash, name=(names or {}).get(cash_id, ""))
+        codes = {
+            purpose: books.special_account_ensure(purpose).code if value == NEW else value
             for purpose, value in (
                 ("fee", fee),
                 ("fx_clearing", fx_clearing),
                 ("suspense", suspense),
-            ):
-                codes[purpose] = (
-                    mapping.special_account_create(organisation, client, purpose).code
-                    if value == NEW
-                    else value
-                )
-            budget_record(organisation, client.budget)
+            )
+        }
         mapping.mapping_save(organisation, bank=chosen, **codes)
     if post_from is not None or organisation.post_from is not None:
         organisation.post_from = post_from
@@ -259,14 +145,14 @@ def _code(value: str) -> str:
 # --- push and pull -------------------------------------------------------------------------
 
 
-def _lease(organisation: XeroOrganisation, field: str, run: SyncRun) -> datetime | None:
+def _lease(organisation: Organisation, field: str, run: SyncRun) -> datetime | None:
     """Take the push (or pull) lease: free, expired, or held by a process that died (every
     other RUNNING run of this kind here belongs to a dead process: taken over at once).
     Returns the expiry set, which is also the holder's token: renewing and releasing
     compare-and-set on it, so a run that outlived its lease never frees its taker's."""
     now = timezone.now()
     until = now + timedelta(seconds=settings.XERO_LEASE_SECONDS)
-    rows = XeroOrganisation.objects.filter(pk=organisation.pk)
+    rows = Organisation.objects.filter(pk=organisation.pk)
     held = rows.values_list(field, flat=True).first()
     free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
     if rows.filter(free).update(**{field: until}):
@@ -283,31 +169,31 @@ def _lease(organisation: XeroOrganisation, field: str, run: SyncRun) -> datetime
     return until if rows.filter(**{field: held}).update(**{field: until}) else None
 
 
-def _lease_renew(organisation: XeroOrganisation, field: str, held: datetime) -> datetime:
+def _lease_renew(organisation: Organisation, field: str, held: datetime) -> datetime:
     """Hold the lease for another `XERO_LEASE_SECONDS`; `LeaseLost` if another run took it."""
     until = timezone.now() + timedelta(seconds=settings.XERO_LEASE_SECONDS)
-    if not XeroOrganisation.objects.filter(pk=organisation.pk, **{field: held}).update(
+    if not Organisation.objects.filter(pk=organisation.pk, **{field: held}).update(
         **{field: until}
     ):
         raise LeaseLost("Another push took over (this one ran past its lease)")
     return until
 
 
-def _run_open(organisation: XeroOrganisation, kind: str) -> SyncRun:
+def _run_open(organisation: Organisation, kind: str) -> SyncRun:
     run = SyncRun(kind=kind, status=SyncRun.Status.RUNNING, label=organisation.name)
     run_process_mark(run, organisation=organisation.pk)
     run.save()
     return run
 
 
-def xero_run_requeue(run: SyncRun) -> SyncRun | None:
+def books_run_requeue(run: SyncRun) -> SyncRun | None:
     """The sweep's re-queue of an interrupted push or read-back (beat: `runs_sweep`)."""
-    organisation = XeroOrganisation.objects.filter(pk=run.detail.get("organisation")).first()
+    organisation = Organisation.objects.filter(pk=run.detail.get("organisation")).first()
     if organisation is None:
         return None
     pushing = run.kind == SyncRun.Kind.XERO_PUSH
     lease_release_orphaned(
-        XeroOrganisation.objects.filter(pk=organisation.pk),
+        Organisation.objects.filter(pk=organisation.pk),
         "push_lease_until" if pushing else "pull_lease_until",
         kind=run.kind,
         organisation=organisation.pk,
@@ -317,8 +203,8 @@ def xero_run_requeue(run: SyncRun) -> SyncRun | None:
     return None  # the task opens its own run
 
 
-def _lease_release(organisation: XeroOrganisation, field: str, held: datetime) -> None:
-    XeroOrganisation.objects.filter(pk=organisation.pk, **{field: held}).update(**{field: None})
+def _lease_release(organisation: Organisation, field: str, held: datetime) -> None:
+    Organisation.objects.filter(pk=organisation.pk, **{field: held}).update(**{field: None})
 
 
 def _run_finish(run: SyncRun, status: str, *, error: str = "", **detail: Any) -> SyncRun:
@@ -338,10 +224,10 @@ def _run_finish(run: SyncRun, status: str, *, error: str = "", **detail: Any) ->
     return run
 
 
-def xero_push(*, organisation_id: int, limit: int | None = None) -> SyncRun:
+def books_push(*, organisation_id: int, limit: int | None = None) -> SyncRun:
     """Post every unposted line (and re-posts the owner confirmed). Skips, recording why,
     in audit-only mode, while paused for the day budget, or with an incomplete mapping."""
-    organisation = XeroOrganisation.objects.get(pk=organisation_id)
+    organisation = Organisation.objects.get(pk=organisation_id)
     run = _run_open(organisation, SyncRun.Kind.XERO_PUSH)
     if not organisation.posts:
         return _run_finish(run, SyncRun.Status.SKIPPED, reason="Audit only: nothing is posted")
@@ -367,7 +253,7 @@ def xero_push(*, organisation_id: int, limit: int | None = None) -> SyncRun:
 
 
 def _push_run(
-    organisation: XeroOrganisation, run: SyncRun, limit: int | None, lease: list[datetime]
+    organisation: Organisation, run: SyncRun, limit: int | None, lease: list[datetime]
 ) -> SyncRun:
     def progress(result: PushResult) -> None:
         run.progress_done = result.posted + result.found + result.refused
@@ -375,37 +261,24 @@ def _push_run(
         lease[0] = _lease_renew(organisation, "push_lease_until", lease[0])
 
     try:
-        client = client_open(organisation, writes=True)
-    except XeroError as exc:
+        result = adapter_for(organisation).lines_post(limit=limit, on_progress=progress)
+    except PushFailed as exc:
+        return _run_finish(run, SyncRun.Status.FAILED, error=str(exc), **asdict(exc.result))
+    except BooksError as exc:
         return _run_finish(run, SyncRun.Status.FAILED, error=str(exc))
-    with client:
-        pusher = Pusher(organisation, client, on_progress=progress)
-        try:
-            result = pusher.run(limit=limit)
-        except XeroError as exc:
-            return _run_finish(run, SyncRun.Status.FAILED, error=str(exc), **asdict(pusher.result))
-        finally:
-            budget_record(organisation, client.budget)
     organisation.last_push_at = timezone.now()
     if not result.stopped:
         organisation.paused_until, organisation.pause_reason = None, ""
     organisation.save(update_fields=["last_push_at", "paused_until", "pause_reason"])
     run.progress_done = run.created_count = result.posted + result.found
     run.skipped_count = result.skipped
-    # Lines Xero refused are per-line outcomes, shown on the page; the run itself worked.
-    return _run_finish(
-        run,
-        SyncRun.Status.SUCCEEDED,
-        error=result.stopped,
-        calls=client.budget.calls,
-        retries_429=client.budget.retries_429,
-        **asdict(result),
-    )
+    # Lines the books refused are per-line outcomes, shown on the page; the run itself worked.
+    return _run_finish(run, SyncRun.Status.SUCCEEDED, error=result.stopped, **asdict(result))
 
 
-def xero_pull(*, organisation_id: int) -> SyncRun:
+def books_pull(*, organisation_id: int) -> SyncRun:
     """Read bank documents and balances of the mapped accounts back from Xero."""
-    organisation = XeroOrganisation.objects.get(pk=organisation_id)
+    organisation = Organisation.objects.get(pk=organisation_id)
     run = _run_open(organisation, SyncRun.Kind.XERO_PULL)
     if organisation.paused_until and organisation.paused_until > timezone.now():
         return _run_finish(run, SyncRun.Status.SKIPPED, reason=organisation.pause_reason)
@@ -421,25 +294,18 @@ def xero_pull(*, organisation_id: int) -> SyncRun:
         _lease_release(organisation, "pull_lease_until", held)
 
 
-def _pull_run(organisation: XeroOrganisation, run: SyncRun) -> SyncRun:
+def _pull_run(organisation: Organisation, run: SyncRun) -> SyncRun:
     try:
-        client = client_open(organisation)
-    except XeroError as exc:
+        result = adapter_for(organisation).read_back()
+    except BooksError as exc:
         return _run_finish(run, SyncRun.Status.FAILED, error=str(exc))
-    with client:
-        try:
-            result = Puller(organisation, client).run()
-        except (XeroError, DayBudgetLow) as exc:
-            return _run_finish(run, SyncRun.Status.FAILED, error=str(exc))
-        finally:
-            budget_record(organisation, client.budget)
     organisation.last_pull_at = timezone.now()
     organisation.save(update_fields=["last_pull_at"])
     run.progress_done = run.progress_total = run.created_count = result.stored
-    return _run_finish(run, SyncRun.Status.SUCCEEDED, calls=client.budget.calls, **asdict(result))
+    return _run_finish(run, SyncRun.Status.SUCCEEDED, **asdict(result))
 
 
-def xero_repost_stale(*, organisation: XeroOrganisation) -> int:
+def books_repost_stale(*, organisation: Organisation) -> int:
     """The owner confirmed: re-post (update in Xero) lines whose categorization changed."""
     ids = list(postings_stale(organisation).values_list("pk", flat=True))
     Posting.objects.filter(pk__in=ids).update(repost_requested=True)
@@ -447,7 +313,7 @@ def xero_repost_stale(*, organisation: XeroOrganisation) -> int:
     return len(ids)
 
 
-def xero_retry_refused(*, organisation: XeroOrganisation) -> int:
+def books_retry_refused(*, organisation: Organisation) -> int:
     count = Posting.objects.filter(organisation=organisation, state=Posting.State.ERROR).update(
         retry_requested=True
     )
@@ -455,25 +321,25 @@ def xero_retry_refused(*, organisation: XeroOrganisation) -> int:
     return count
 
 
-def push_enqueue(*, organisation: XeroOrganisation) -> None:
+def push_enqueue(*, organisation: Organisation) -> None:
     from ledger.tasks import xero_push_task
 
     organisation_id = organisation.pk
     transaction.on_commit(lambda: xero_push_task.delay(organisation_id))
 
 
-def pull_enqueue(*, organisation: XeroOrganisation) -> None:
+def pull_enqueue(*, organisation: Organisation) -> None:
     from ledger.tasks import xero_pull_task
 
     organisation_id = organisation.pk
     transaction.on_commit(lambda: xero_pull_task.delay(organisation_id))
 
 
-def organisations_connected() -> list[XeroOrganisation]:
+def organisations_connected() -> list[Organisation]:
     """Organisations with a live connection (one per install in practice)."""
     current = connection_current()
     if current is None or current.organisation is None:
         return []
-    if current.status != XeroConnection.Status.CONNECTED:
+    if current.status != BooksConnection.Status.CONNECTED:
         return []
     return [current.organisation]

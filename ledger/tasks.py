@@ -7,12 +7,12 @@ from ledger import services
 
 @shared_task(name="ledger.xero_push", ignore_result=True, acks_late=True)
 def xero_push_task(organisation_id: int) -> None:
-    services.xero_push(organisation_id=organisation_id)
+    services.books_push(organisation_id=organisation_id)
 
 
 @shared_task(name="ledger.xero_pull", ignore_result=True, acks_late=True)
 def xero_pull_task(organisation_id: int) -> None:
-    run = services.xero_pull(organisation_id=organisation_id)
+    run = services.books_pull(organisation_id=organisation_id)
     if run.status == run.Status.SUCCEEDED:
         from ledger.reconciliation.services import reconcile_enqueue
 

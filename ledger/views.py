@@ -16,16 +16,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
-from ledger import selectors, services
+from ledger import mapping, selectors, services
+from ledger.books import BooksError, ConnectError
 from ledger.forms import MappingForm, ModeForm, TenantForm
-from ledger.models import XeroConnection, XeroOrganisation
-from ledger.xero import mapping
-from ledger.xero.client import XeroError
-from ledger.xero.limits import DayBudgetLow
-from ledger.xero.session import connection_current
+from ledger.models import BooksConnection, Organisation
+from ledger.selectors import connection_current
 from treasury.params import param_text
 
 SESSION_KEY = "xero_oauth"
+# The provider whose sign-in this page drives (its URLs, redirect and settings are Xero's).
+PROVIDER = Organisation.Provider.XERO
 OAUTH_TEXT_MAX = 2048  # an authorization code or state, far longer than Xero's
 
 
@@ -39,9 +39,9 @@ def _back(request: HttpRequest) -> HttpResponse:
     return redirect("ledger:xero")
 
 
-def _organisation() -> XeroOrganisation | None:
+def _organisation() -> Organisation | None:
     connection = connection_current()
-    if connection is None or connection.status != XeroConnection.Status.CONNECTED:
+    if connection is None or connection.status != BooksConnection.Status.CONNECTED:
         return None
     return connection.organisation
 
@@ -49,12 +49,12 @@ def _organisation() -> XeroOrganisation | None:
 @require_GET
 def xero(request: HttpRequest) -> HttpResponse:
     overview = selectors.xero_overview()
-    organisation: XeroOrganisation | None = overview["organisation"]
+    organisation: Organisation | None = overview["organisation"]
     context: dict[str, Any] = {**overview, "configured": bool(settings.XERO_CLIENT_ID)}
     connection = overview["connection"]
-    if connection is not None and connection.status == XeroConnection.Status.CHOOSING:
+    if connection is not None and connection.status == BooksConnection.Status.CHOOSING:
         context["tenant_form"] = TenantForm(tenants=connection.tenants)
-    if organisation is not None and connection.status == XeroConnection.Status.CONNECTED:
+    if organisation is not None and connection.status == BooksConnection.Status.CONNECTED:
         proposals = mapping.proposals(organisation)
         context.update(
             mode_form=ModeForm(initial={"mode": organisation.mode}),
@@ -84,8 +84,10 @@ def xero(request: HttpRequest) -> HttpResponse:
 @require_POST
 def xero_connect(request: HttpRequest) -> HttpResponse:
     try:
-        started = services.xero_connect_start(redirect_uri=_redirect_uri(request))
-    except services.ConnectError as exc:
+        started = services.books_connect_start(
+            provider=PROVIDER, redirect_uri=_redirect_uri(request)
+        )
+    except ConnectError as exc:
         messages.error(request, str(exc))
         return _back(request)
     request.session[SESSION_KEY] = {"state": started.state, "verifier": started.code_verifier}
@@ -102,7 +104,8 @@ def xero_callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"Xero did not connect: {error}.")
         return redirect("ledger:xero")
     try:
-        services.xero_connect_finish(
+        services.books_connect_finish(
+            provider=PROVIDER,
             code=param_text(request.GET, "code", max_length=OAUTH_TEXT_MAX),
             state=param_text(request.GET, "state", max_length=OAUTH_TEXT_MAX),
             expected_state=pending.get("state", ""),
@@ -110,7 +113,7 @@ def xero_callback(request: HttpRequest) -> HttpResponse:
             redirect_uri=_redirect_uri(request),
             user=request.user,
         )
-    except services.ConnectError as exc:
+    except ConnectError as exc:
         messages.error(request, str(exc))
         return redirect("ledger:xero")
     messages.success(request, "Xero is connected.")
@@ -120,12 +123,12 @@ def xero_callback(request: HttpRequest) -> HttpResponse:
 @require_POST
 def xero_tenant(request: HttpRequest) -> HttpResponse:
     connection = connection_current()
-    if connection is None or connection.status != XeroConnection.Status.CHOOSING:
+    if connection is None or connection.status != BooksConnection.Status.CHOOSING:
         messages.error(request, "There is no organisation to choose; connect first.")
         return _back(request)
     form = TenantForm(request.POST, tenants=connection.tenants)
     if form.is_valid():
-        organisation = services.xero_tenant_choose(
+        organisation = services.books_tenant_choose(
             connection=connection, tenant_id=form.cleaned_data["tenant_id"]
         )
         messages.success(request, f"Bulwark works with {organisation.name}.")
@@ -137,8 +140,8 @@ def xero_tenant(request: HttpRequest) -> HttpResponse:
 @require_POST
 def xero_custom(request: HttpRequest) -> HttpResponse:
     try:
-        organisation = services.xero_custom_connect(user=request.user)
-    except (services.ConnectError, XeroError) as exc:
+        organisation = services.books_custom_connect(provider=PROVIDER, user=request.user)
+    except BooksError as exc:
         messages.error(request, str(exc))
         return _back(request)
     messages.success(request, f"Connected to {organisation.name} (custom connection).")
@@ -151,13 +154,13 @@ def xero_disconnect(request: HttpRequest) -> HttpResponse:
     if connection is None:
         messages.info(request, "Xero is not connected.")
         return _back(request)
-    services.xero_disconnect(connection=connection)
+    services.books_disconnect(connection=connection)
     messages.success(request, "Xero is disconnected; the stored tokens are gone.")
     return _back(request)
 
 
 def organisation_action(
-    view: Callable[[HttpRequest, XeroOrganisation], None],
+    view: Callable[[HttpRequest, Organisation], None],
 ) -> Callable[[HttpRequest], HttpResponse]:
     """A POST acting on the connected organisation: the view sets its messages, and the
     owner lands back on the page (or sees why nothing could be done)."""
@@ -176,29 +179,29 @@ def organisation_action(
 
 
 @organisation_action
-def xero_mode(request: HttpRequest, organisation: XeroOrganisation) -> None:
+def xero_mode(request: HttpRequest, organisation: Organisation) -> None:
     form = ModeForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
         return
-    services.xero_mode_set(
+    services.books_mode_set(
         organisation=organisation, mode=form.cleaned_data["mode"], user=request.user
     )
     messages.success(request, f"Mode: {organisation.get_mode_display()}.")
 
 
 @organisation_action
-def xero_settings_refresh(request: HttpRequest, organisation: XeroOrganisation) -> None:
+def xero_settings_refresh(request: HttpRequest, organisation: Organisation) -> None:
     try:
-        services.xero_settings_refresh(organisation=organisation)
+        services.books_settings_refresh(organisation=organisation)
         messages.success(request, "Read the organisation's settings and accounts from Xero.")
-    except (XeroError, DayBudgetLow) as exc:
+    except BooksError as exc:
         messages.error(request, f"Could not read Xero: {exc}")
 
 
 @organisation_action
-def xero_mapping(request: HttpRequest, organisation: XeroOrganisation) -> None:
+def xero_mapping(request: HttpRequest, organisation: Organisation) -> None:
     form = MappingForm(
         request.POST,
         organisation=organisation,
@@ -210,7 +213,7 @@ def xero_mapping(request: HttpRequest, organisation: XeroOrganisation) -> None:
         return
     data = form.cleaned_data
     try:
-        services.xero_mapping_save(
+        services.books_mapping_save(
             organisation=organisation,
             bank=form.bank_choices(),
             fee=data["fee"],
@@ -221,14 +224,14 @@ def xero_mapping(request: HttpRequest, organisation: XeroOrganisation) -> None:
         )
     except mapping.MappingError as exc:
         messages.error(request, str(exc))
-    except (XeroError, DayBudgetLow) as exc:
+    except BooksError as exc:
         messages.error(request, f"Xero refused: {exc}")
     else:
         messages.success(request, "Mapping saved.")
 
 
 @organisation_action
-def xero_push(request: HttpRequest, organisation: XeroOrganisation) -> None:
+def xero_push(request: HttpRequest, organisation: Organisation) -> None:
     if organisation.posts:
         services.push_enqueue(organisation=organisation)
         messages.success(request, "Posting to Xero has started.")
@@ -237,18 +240,18 @@ def xero_push(request: HttpRequest, organisation: XeroOrganisation) -> None:
 
 
 @organisation_action
-def xero_pull(request: HttpRequest, organisation: XeroOrganisation) -> None:
+def xero_pull(request: HttpRequest, organisation: Organisation) -> None:
     services.pull_enqueue(organisation=organisation)
     messages.success(request, "Reading the books back from Xero has started.")
 
 
 @organisation_action
-def xero_repost(request: HttpRequest, organisation: XeroOrganisation) -> None:
-    count = services.xero_repost_stale(organisation=organisation)
+def xero_repost(request: HttpRequest, organisation: Organisation) -> None:
+    count = services.books_repost_stale(organisation=organisation)
     messages.success(request, f"{count} changed line(s) will be re-posted to Xero.")
 
 
 @organisation_action
-def xero_retry(request: HttpRequest, organisation: XeroOrganisation) -> None:
-    count = services.xero_retry_refused(organisation=organisation)
+def xero_retry(request: HttpRequest, organisation: Organisation) -> None:
+    count = services.books_retry_refused(organisation=organisation)
     messages.success(request, f"{count} refused line(s) will be sent again.")

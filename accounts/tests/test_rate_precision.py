@@ -12,7 +12,7 @@ from accounts.lines import StatementLineError
 from accounts.models import Transaction
 from accounts.services import transactions_ingest
 from accounts.tests.factories import CashAccountFactory, line
-from ledger.models import Posting, XeroOrganisation
+from ledger.models import Organisation, Posting
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def test_a_posting_keeps_its_currency_rate_whole():
     account = CashAccountFactory(currency="USD")
     transactions_ingest(account=account, lines=[line("-1.00", currency="USD")], source="API")
     Posting.objects.create(
-        organisation=XeroOrganisation.objects.create(tenant_id="t", name="Org"),
+        organisation=Organisation.objects.create(tenant_id="t", name="Org"),
         transaction=Transaction.objects.get(), key="bulwark:t1", currency="IRR",
         currency_rate=LIMITS[1], sent_at=datetime.now(tz=UTC),
     )  # fmt: skip

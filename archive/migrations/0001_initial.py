@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0004_fx_rate_exact'),
-        ('reconciliation', '0003_mismatch_statement_differs'),
+        ('reconciliation', '0005_mismatch_statement_differs'),
     ]
 
     operations = [

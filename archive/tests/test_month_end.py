@@ -13,7 +13,7 @@ from archive.models import Document, Entry, StatementProof, StoredFile
 from archive.selectors import archive_verify
 from archive.statements import months_due, statements_file
 from archive.tests.helpers import MONTH, UNTIL, synced
-from ledger.models import XeroOrganisation
+from ledger.models import Organisation
 from ledger.reconciliation.models import Mismatch
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +79,7 @@ def _synced_without_a_september_line(sim_factory, settings):
 def test_a_statement_whose_closing_differs_opens_a_mismatch_once(
     wise_sim_factory, settings, owner_client
 ):
-    XeroOrganisation.objects.create(tenant_id="tenant-1", name="Quinn Studio LLC")
+    Organisation.objects.create(tenant_id="tenant-1", name="Quinn Studio LLC")
     _, eur, line = _synced_without_a_september_line(wise_sim_factory, settings)
     result = statements_file(months=[MONTH])
     assert result.differs == 1
@@ -108,13 +108,15 @@ def test_a_statement_whose_closing_differs_opens_a_mismatch_once(
 
 
 def test_reconciliation_leaves_the_archives_mismatches_alone(wise_sim_factory, settings):
-    from ledger.reconciliation.services import RunResult, Scope, _mismatches_store
+    from ledger.reconciliation.services.loading import Scope
+    from ledger.reconciliation.services.runs import RunResult
+    from ledger.reconciliation.services.storing import mismatches_store
 
-    organisation = XeroOrganisation.objects.create(tenant_id="tenant-1", name="Quinn")
+    organisation = Organisation.objects.create(tenant_id="tenant-1", name="Quinn")
     _, eur, _ = _synced_without_a_september_line(wise_sim_factory, settings)
     statements_file(months=[MONTH])
     scope = Scope(books={}, accounts={eur.pk}, full=True)
-    _mismatches_store(organisation, scope, [], {}, datetime.now(UTC), RunResult())
+    mismatches_store(organisation, scope, [], {}, datetime.now(UTC), RunResult())
     assert Mismatch.objects.get(type=Mismatch.Type.STATEMENT_DIFFERS).status == "OPEN"
 
 

@@ -584,8 +584,8 @@ class MatchAdmin(admin.ModelAdmin):
 
 @admin.register(BalanceCheck)
 class BalanceCheckAdmin(ReadOnlyRecordAdmin):
-    list_display = ("day", "account", "xero", "wise", "xero_read_at", "mismatch")
-    xero = money_column("xero_minor", "Xero")
+    list_display = ("day", "account", "xero", "wise", "books_read_at", "mismatch")
+    xero = money_column("books_minor", "Xero")
     wise = money_column("wise_minor", "Wise")
     list_filter = (("account", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("account", "mismatch")

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import CashAccount, Transaction
-from ledger.models import LedgerEntry, XeroAccount, XeroOrganisation
+from ledger.models import ChartAccount, LedgerEntry, Organisation
 from treasury.money import from_minor
 
 
@@ -39,7 +39,7 @@ class Match(models.Model):
     # Single-column indexes left out where a composite one below covers the lookups: a
     # first run inserts 100,000 matches and every index costs on each.
     organisation = models.ForeignKey(
-        XeroOrganisation,
+        Organisation,
         on_delete=models.CASCADE,
         related_name="reconciliation_matches",
         db_index=False,
@@ -189,7 +189,7 @@ class Mismatch(models.Model):
     FILED_TYPES = ("STATEMENT_DIFFERS",)
 
     organisation = models.ForeignKey(
-        XeroOrganisation, on_delete=models.CASCADE, related_name="mismatches"
+        Organisation, on_delete=models.CASCADE, related_name="mismatches"
     )
     type = models.CharField(max_length=20, choices=Type.choices)
     natural_key = models.CharField(max_length=255, help_text="Type and subject.")
@@ -308,15 +308,15 @@ class BalanceCheck(models.Model):
     the cash account(s) mapped to it at the moment Xero's figure was read."""
 
     organisation = models.ForeignKey(
-        XeroOrganisation, on_delete=models.CASCADE, related_name="balance_checks"
+        Organisation, on_delete=models.CASCADE, related_name="balance_checks"
     )
     account = models.ForeignKey(CashAccount, on_delete=models.CASCADE, related_name="+")
-    xero_account = models.ForeignKey(XeroAccount, on_delete=models.CASCADE, related_name="+")
+    chart_account = models.ForeignKey(ChartAccount, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
-    xero_minor = models.BigIntegerField()
+    books_minor = models.BigIntegerField()
     wise_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3)
-    xero_read_at = models.DateTimeField()
+    books_read_at = models.DateTimeField()
     mismatch = models.ForeignKey(
         Mismatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="balance_checks"
     )
@@ -331,15 +331,15 @@ class BalanceCheck(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account_id} {self.day} xero {self.xero_minor} wise {self.wise_minor}"
+        return f"{self.account_id} {self.day} xero {self.books_minor} wise {self.wise_minor}"
 
     @property
     def agrees(self) -> bool:
-        return self.xero_minor == self.wise_minor
+        return self.books_minor == self.wise_minor
 
     @property
     def xero(self) -> Decimal:
-        return from_minor(self.xero_minor, self.currency)
+        return from_minor(self.books_minor, self.currency)
 
     @property
     def wise(self) -> Decimal:
@@ -347,7 +347,7 @@ class BalanceCheck(models.Model):
 
     @property
     def difference(self) -> Decimal:
-        return from_minor(self.xero_minor - self.wise_minor, self.currency)
+        return from_minor(self.books_minor - self.wise_minor, self.currency)
 
 
 class ReconcileLease(models.Model):
@@ -355,7 +355,7 @@ class ReconcileLease(models.Model):
     asks the holder to go round once more (`rerun`) instead of waiting."""
 
     organisation = models.OneToOneField(
-        XeroOrganisation, on_delete=models.CASCADE, related_name="reconcile_lease"
+        Organisation, on_delete=models.CASCADE, related_name="reconcile_lease"
     )
     until = models.DateTimeField(null=True, blank=True)
     rerun = models.BooleanField(default=False)

@@ -41,7 +41,7 @@ def _proved(checks: QuerySet[BalanceCheck]) -> QuerySet[BalanceCheck]:
         .annotate(first=Min("day"))
         .values("first")
     )
-    agreed = Q(xero_minor=F("wise_minor")) | Q(mismatch__status=Mismatch.Status.IGNORED)
+    agreed = Q(books_minor=F("wise_minor")) | Q(mismatch__status=Mismatch.Status.IGNORED)
     return (
         checks.filter(agreed)
         .annotate(blocked_from=Subquery(first_open))
@@ -76,7 +76,7 @@ def queue_overview(*, runs: int = 5) -> dict[str, object]:
     counts = mismatches_open_by_type()
     proved = proved_through_all()
     accounts = list(
-        CashAccount.objects.filter(xero_mappings__isnull=False)
+        CashAccount.objects.filter(books_mappings__isnull=False)
         .distinct()
         .annotate(open=Count("mismatches", filter=Q(mismatches__status=Mismatch.Status.OPEN)))
         .order_by("currency", "name")

@@ -27,7 +27,7 @@ IMPLIED_OPERATOR = {
 }
 TREATMENT_PREFIX = "TREATMENT:"
 ACTION_CHOICES = [
-    (Action.Kind.ACCOUNT_CODE.value, "Set ledger account (Xero code)"),
+    (Action.Kind.ACCOUNT_CODE.value, "Set ledger account (code in the books)"),
     (Action.Kind.TAX_TYPE.value, "Set tax type"),
     (Action.Kind.CONTACT.value, "Set contact"),
     (Action.Kind.TRACKING.value, "Set tracking category and option"),
@@ -93,7 +93,7 @@ def chart_lookup(label: str, choices: list[tuple[str, str]], current: str) -> Ch
     """A select of the chart's `choices`, with the value already saved first when the chart
     no longer has it (shown, and refused on save, rather than silently dropped)."""
     if current and current not in {value for value, _ in choices}:
-        choices = [(current, f"{current} · not in Xero"), *choices]
+        choices = [(current, f"{current} · not in the books"), *choices]
     return ChartChoiceField(
         required=False, label=label, initial=current,
         choices=[("", f"Choose {'an' if label[0] in 'AEIOU' else 'a'} {label.lower()}…"),

@@ -38,7 +38,9 @@ class Categorization(models.Model):
         "accounts.Transaction", on_delete=models.PROTECT, related_name="categorization"
     )
     treatment = models.CharField(max_length=10, choices=Treatment.choices, default=Treatment.NORMAL)
-    account_code = models.CharField(max_length=20, blank=True, help_text="Xero account code.")
+    account_code = models.CharField(
+        max_length=20, blank=True, help_text="Account code in the connected books' chart."
+    )
     tax_type = models.CharField(max_length=50, blank=True)
     contact_name = models.CharField(max_length=255, blank=True)
     tracking = models.JSONField(default=list, blank=True, help_text='[{"name":…, "option":…}]')
@@ -169,7 +171,7 @@ class Action(models.Model):
     may set up to two tracking categories (Xero's limit), every other kind once."""
 
     class Kind(models.TextChoices):
-        ACCOUNT_CODE = "ACCOUNT_CODE", "Ledger account (Xero code)"
+        ACCOUNT_CODE = "ACCOUNT_CODE", "Ledger account (code in the books)"
         TAX_TYPE = "TAX_TYPE", "Tax type"
         CONTACT = "CONTACT", "Contact"
         TRACKING = "TRACKING", "Tracking category"

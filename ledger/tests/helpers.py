@@ -5,14 +5,14 @@ from collections.abc import Callable
 
 from django.db import connection as db_connection
 
-from ledger.models import XeroOrganisation
+from ledger.models import Organisation
 from simulators.xero.fixtures import xero_connect_first_org
 
 
-def connected(client, sim, *, posts: bool = True) -> XeroOrganisation:
+def connected(client, sim, *, posts: bool = True) -> Organisation:
     response = xero_connect_first_org(client, sim)
     assert response.status_code == 302
-    organisation = XeroOrganisation.objects.get(tenant_id=sim.tenant_ids[0])
+    organisation = Organisation.objects.get(tenant_id=sim.tenant_ids[0])
     if posts:
         response = client.post(
             "/books/xero/mode/", {"mode": "POSTS", "confirm_no_native_feed": "on"}
@@ -22,7 +22,7 @@ def connected(client, sim, *, posts: bool = True) -> XeroOrganisation:
     return organisation
 
 
-def mapped(client, organisation, books, **choices) -> XeroOrganisation:
+def mapped(client, organisation, books, **choices) -> Organisation:
     """Map every demo account ("new": create it in Xero) and the three special accounts."""
     data = {
         f"cash_{account.pk}": choices.get(account.currency, "new") for account in books.accounts

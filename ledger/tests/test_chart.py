@@ -134,7 +134,7 @@ def test_save_mapping_as_offered_creates_nothing_in_xero(owner_client, xero_sim)
     # Picked for one row only: that row, and nothing else, is created, as it was labelled.
     chosen = {**form_as_rendered(page), f"cash_{books.eur.pk}": "new", "fee": "404"}
     owner_client.post("/books/xero/mapping/", chosen)
-    created = BankAccountMapping.objects.get(cash_account=books.eur).xero_account
+    created = BankAccountMapping.objects.get(cash_account=books.eur).chart_account
     assert (created.name, len(xero_sim.org().accounts)) == ("Wise EUR", before + 1)
     assert BankAccountMapping.objects.count() == 2
     organisation.refresh_from_db()
@@ -153,4 +153,6 @@ def test_the_name_offered_is_free_in_the_organisation(owner_client, xero_sim):
     assert "Create “Wise EUR #2” in Xero" in page.content.decode()
     chosen = {**form_as_rendered(page), f"cash_{books.eur.pk}": "new", "fee": "404"}
     owner_client.post("/books/xero/mapping/", chosen)
-    assert BankAccountMapping.objects.get(cash_account=books.eur).xero_account.name == "Wise EUR #2"
+    assert (
+        BankAccountMapping.objects.get(cash_account=books.eur).chart_account.name == "Wise EUR #2"
+    )

@@ -17,7 +17,7 @@ import pytest
 from accounts.models import SyncRun
 from accounts.tasks import sweep_runs
 from accounts.tests.factories import CashAccountFactory
-from ledger.models import XeroOrganisation
+from ledger.models import Organisation
 from ledger.reconciliation.models import ReconcileLease
 from ledger.rules.models import Categorization
 from ledger.rules.services import rule_run_start
@@ -71,11 +71,11 @@ def _kill_then_recover(kind: str, code: str) -> SyncRun:
 
 
 def test_a_killed_reconciliation_is_swept_and_runs_again():
-    organisation = XeroOrganisation.objects.create(tenant_id="t-1", name="Quinn Studio")
+    organisation = Organisation.objects.create(tenant_id="t-1", name="Quinn Studio")
     code = (
-        "from ledger.reconciliation import services\n"
-        "services._reconcile_once = lambda *args, **kwargs: time.sleep(300)\n"
-        f"services.reconcile(organisation_id={organisation.pk})\n"
+        "from ledger.reconciliation.services import runs\n"
+        "runs._reconcile_once = lambda *args, **kwargs: time.sleep(300)\n"
+        f"runs.reconcile(organisation_id={organisation.pk})\n"
     )
     _kill_then_recover(SyncRun.Kind.RECONCILE, code)
     assert ReconcileLease.objects.get().until is None  # released by the run that finished

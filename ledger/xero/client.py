@@ -27,6 +27,7 @@ import httpx
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
+from ledger.books.protocol import BooksError
 from ledger.xero.limits import Budget, DayBudgetLow
 from treasury.limits import Semaphore
 
@@ -34,7 +35,7 @@ API_PATH = "/api.xro/2.0"
 WRITE_METHODS = ("PUT", "POST", "PATCH", "DELETE")
 
 
-class XeroError(Exception):
+class XeroError(BooksError):
     """Any failure talking to Xero; `str()` is fit to show the owner."""
 
 
@@ -115,7 +116,7 @@ class ElementResult:
     """One element of a batch write, in request order."""
 
     ok: bool
-    xero_id: str
+    remote_id: str
     reference: str
     errors: tuple[str, ...]
     currency_rate: Decimal | None
@@ -127,9 +128,9 @@ class BankDocument:
     """A read-back document on one bank account; `amount` is signed (+ money in)."""
 
     kind: str  # BANK_TRANSACTION, BANK_TRANSFER, PAYMENT
-    xero_id: str
+    remote_id: str
     side: str
-    xero_type: str
+    remote_type: str
     bank_account_id: str
     date: date
     amount: Decimal
@@ -595,7 +596,7 @@ def _element_result(row: Mapping[str, Any]) -> ElementResult:
     ok = row.get("StatusAttributeString", "OK") != "ERROR" and not errors
     return ElementResult(
         ok=ok,
-        xero_id=str(row.get("BankTransactionID") or "").lower() if ok else "",
+        remote_id=str(row.get("BankTransactionID") or "").lower() if ok else "",
         reference=str(row.get("Reference") or ""),
         errors=errors,
         currency_rate=_decimal(row.get("CurrencyRate")),
@@ -609,9 +610,9 @@ def _bank_transaction(row: Mapping[str, Any]) -> BankDocument:
     contact = row.get("Contact") or {}
     return BankDocument(
         kind="BANK_TRANSACTION",
-        xero_id=str(row["BankTransactionID"]).lower(),
+        remote_id=str(row["BankTransactionID"]).lower(),
         side="",
-        xero_type=kind,
+        remote_type=kind,
         bank_account_id=str(row["BankAccount"]["AccountID"]).lower(),
         date=xero_date(row.get("Date")) or date.min,
         amount=sign * Decimal(str(row["Total"])),
@@ -640,9 +641,9 @@ def _bank_transfer_sides(
         sides.append(
             BankDocument(
                 kind="BANK_TRANSFER",
-                xero_id=str(row["BankTransferID"]).lower(),
+                remote_id=str(row["BankTransferID"]).lower(),
                 side=side,
-                xero_type="BANKTRANSFER",
+                remote_type="BANKTRANSFER",
                 bank_account_id=str(row[account_key]["AccountID"]).lower(),
                 date=xero_date(row.get("Date")) or date.min,
                 amount=sign * (amount if total is None else total),
@@ -668,9 +669,9 @@ def _payment(row: Mapping[str, Any]) -> BankDocument:
     invoice = row.get("Invoice") or {}
     return BankDocument(
         kind="PAYMENT",
-        xero_id=str(row["PaymentID"]).lower(),
+        remote_id=str(row["PaymentID"]).lower(),
         side="",
-        xero_type=kind,
+        remote_type=kind,
         bank_account_id=str(row["Account"]["AccountID"]).lower(),
         date=xero_date(row.get("Date")) or date.min,
         amount=sign * amount,

@@ -14,49 +14,42 @@ those are skipped here because the transfer itself is stored, once per side.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN
 
 from django.db import transaction
 from django.utils import timezone
 
+from ledger.books import ReadBackResult
+from ledger.books.keys import posting_key_parse
 from ledger.models import (
     BankAccountMapping,
+    BankBalance,
+    ChartAccount,
     LedgerEntry,
+    Organisation,
     PullCursor,
-    XeroAccount,
-    XeroBankBalance,
-    XeroOrganisation,
 )
 from ledger.xero.client import BankDocument, BankSummaryRow, XeroClient
-from ledger.xero.push import posting_key_parse
 from treasury.money import quantize, to_minor
 
 OVERLAP = timedelta(seconds=5)
 TRANSFER_LEGS = ("SPEND-TRANSFER", "RECEIVE-TRANSFER")
 
 
-@dataclass
-class PullResult:
-    stored: int = 0
-    pages: int = 0
-    balances: int = 0
-
-
 class Puller:
-    def __init__(self, organisation: XeroOrganisation, client: XeroClient) -> None:
+    def __init__(self, organisation: Organisation, client: XeroClient) -> None:
         self.org = organisation
         self.client = client
-        self.result = PullResult()
+        self.result = ReadBackResult()
         mapped = BankAccountMapping.objects.filter(organisation=organisation).select_related(
-            "xero_account"
+            "chart_account"
         )
-        self.accounts: dict[str, XeroAccount] = {
-            m.xero_account.account_id: m.xero_account for m in mapped
+        self.accounts: dict[str, ChartAccount] = {
+            m.chart_account.account_id: m.chart_account for m in mapped
         }
 
-    def run(self, *, today: date | None = None) -> PullResult:
+    def run(self, *, today: date | None = None) -> ReadBackResult:
         if not self.accounts:
             return self.result
         self._paged("bank_transactions", self.client.bank_transactions_page)
@@ -88,7 +81,7 @@ class Puller:
             newest = cursor.modified_since
             for document in documents:
                 newest = max(newest, document.updated_at) if newest else document.updated_at
-                if document.xero_type in TRANSFER_LEGS:
+                if document.remote_type in TRANSFER_LEGS:
                     continue
                 account = self.accounts.get(document.bank_account_id)
                 if account is None:
@@ -99,18 +92,18 @@ class Puller:
                 cursor.updated_at = timezone.now()
                 cursor.save(update_fields=["modified_since", "updated_at"])
 
-    def _entry_store(self, document: BankDocument, account: XeroAccount) -> None:
+    def _entry_store(self, document: BankDocument, account: ChartAccount) -> None:
         currency = document.currency or account.currency
         amount = quantize(document.amount, currency, ROUND_HALF_EVEN)
         transaction_id = posting_key_parse(document.reference)
         LedgerEntry.objects.update_or_create(
             organisation=self.org,
             kind=document.kind,
-            xero_id=document.xero_id,
+            remote_id=document.remote_id,
             side=document.side,
             defaults={
-                "xero_type": document.xero_type,
-                "xero_account": account,
+                "remote_type": document.remote_type,
+                "chart_account": account,
                 "bank_account_id": document.bank_account_id,
                 "date": document.date,
                 "amount_minor": to_minor(amount, currency),
@@ -144,7 +137,7 @@ class Puller:
                     self._balance_store(account, row, start, today)
 
     def _balance_store(
-        self, account: XeroAccount, row: BankSummaryRow, start: date, today: date
+        self, account: ChartAccount, row: BankSummaryRow, start: date, today: date
     ) -> None:
         base = self.org.base_currency
 
@@ -166,9 +159,9 @@ class Puller:
             figures = self._entry_figures(account, start, today)
             raw = {"name": row.name, "source": "entries", "bank_summary_in_base": report}
         opening, received, spent = figures
-        XeroBankBalance.objects.update_or_create(
+        BankBalance.objects.update_or_create(
             organisation=self.org,
-            xero_account=account,
+            chart_account=account,
             as_of=today,
             defaults={
                 "currency": account.currency,
@@ -182,10 +175,10 @@ class Puller:
         )
         self.result.balances += 1
 
-    def _entry_figures(self, account: XeroAccount, start: date, today: date) -> list[int]:
+    def _entry_figures(self, account: ChartAccount, start: date, today: date) -> list[int]:
         """(opening, received, spent) in minor units of the account's own currency, from
         its live entries read back: before `start`, and from `start` to `today`."""
-        live = LedgerEntry.objects.filter(organisation=self.org, xero_account=account).exclude(
+        live = LedgerEntry.objects.filter(organisation=self.org, chart_account=account).exclude(
             status__in=LedgerEntry.DEAD_STATUSES
         )
         opening = received = spent = 0

@@ -35,17 +35,19 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Transaction
-from ledger.models import POSTING_PREFIX, BankAccountMapping, Posting, XeroOrganisation
+from ledger.books import LeaseLost, PushResult
+from ledger.books.keys import posting_key, revision_of
+from ledger.models import BankAccountMapping, Organisation, Posting
+from ledger.selectors import lines_unposted, postings_to_resend
 from ledger.xero.client import ElementResult, OutcomeUnknown, XeroClient
 from ledger.xero.limits import DayBudgetLow
 from treasury.money import to_minor
@@ -54,40 +56,6 @@ BATCH_SIZE = 50
 XERO_RATE_PLACES = Decimal("0.000001")  # Xero keeps currency rates to six decimals
 CENT = Decimal("0.01")
 MAX_UNKNOWN_PER_RUN = 3
-EXCLUDE = "EXCLUDE"
-
-
-def posting_key(transaction_id: int) -> str:
-    """`bulwark:t<transaction id>`: the durable key, and the Reference in Xero."""
-    return f"{POSTING_PREFIX}t{transaction_id}"
-
-
-def posting_key_parse(reference: str) -> int | None:
-    """The transaction id in a Reference Bulwark wrote, or None for anyone else's."""
-    if not reference or not reference.startswith(f"{POSTING_PREFIX}t"):
-        return None
-    tail = reference[len(POSTING_PREFIX) + 1 :]
-    return int(tail) if tail.isdigit() else None
-
-
-def revision_of(txn: Transaction) -> int:
-    """The categorization's revision (0 when there is none, or before the rules app has
-    the field: read defensively)."""
-    categorization = getattr(txn, "categorization", None)
-    return int(getattr(categorization, "revision", 0) or 0) if categorization else 0
-
-
-@dataclass
-class PushResult:
-    posted: int = 0
-    updated: int = 0
-    refused: int = 0
-    found: int = 0  # outcome-unknown lines found already posted in Xero
-    waiting: int = 0
-    skipped: int = 0
-    batches: int = 0
-    stopped: str = ""
-    errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -104,15 +72,11 @@ class _Item:
 
 def _operation(posting: Posting) -> str:
     """A line already in Xero is updated; anything else is created."""
-    return Posting.Operation.UPDATE if posting.xero_id else Posting.Operation.CREATE
+    return Posting.Operation.UPDATE if posting.remote_id else Posting.Operation.CREATE
 
 
 class _Stopped(Exception):
     """Stop this run cleanly; the next one carries on (its reason is kept)."""
-
-
-class LeaseLost(_Stopped):
-    """Another run took the organisation's push lease (ours had expired): stop cleanly."""
 
 
 class _Wait(Exception):
@@ -123,34 +87,12 @@ class _Skip(Exception):
     """The line needs no posting (nothing moved)."""
 
 
-def lines_unposted(organisation: XeroOrganisation) -> QuerySet[Transaction]:
-    """Stored lines of mapped accounts that have no posting record yet, oldest first."""
-    mapped = BankAccountMapping.objects.filter(organisation=organisation).values("cash_account")
-    lines = (
-        Transaction.objects.filter(account__in=mapped)
-        .exclude(postings__organisation=organisation)
-        .exclude(categorization__treatment=EXCLUDE)
-        .exclude(amount_minor=0)
-    )
-    if organisation.post_from:
-        lines = lines.filter(booked_on__gte=organisation.post_from)
-    return lines.order_by("booked_at", "id")
-
-
-def postings_to_resend(organisation: XeroOrganisation) -> QuerySet[Posting]:
-    """Records to send again: refused ones the owner asked to retry (or whose
-    categorization changed since), and posted ones the owner asked to re-post."""
-    retry = Q(state=Posting.State.ERROR, retry_requested=True)
-    repost = Q(state=Posting.State.POSTED, repost_requested=True)
-    return Posting.objects.filter(Q(organisation=organisation) & (retry | repost))
-
-
 class Pusher:
     """One push run for one organisation (see the module docstring)."""
 
     def __init__(
         self,
-        organisation: XeroOrganisation,
+        organisation: Organisation,
         client: XeroClient,
         batch_size: int = BATCH_SIZE,
         on_progress: Callable[[PushResult], None] | None = None,
@@ -161,9 +103,9 @@ class Pusher:
         self.batch_size = batch_size
         self.result = PushResult()
         self.mapping = {
-            m.cash_account_id: m.xero_account
+            m.cash_account_id: m.chart_account
             for m in BankAccountMapping.objects.filter(organisation=organisation).select_related(
-                "xero_account"
+                "chart_account"
             )
         }
         self.unknown = 0
@@ -193,7 +135,7 @@ class Pusher:
         except DayBudgetLow as exc:
             self.result.stopped = str(exc)
             self._pause(exc.retry_after)
-        except _Stopped as exc:
+        except (_Stopped, LeaseLost) as exc:  # LeaseLost: raised by the run's progress hook
             self.result.stopped = str(exc)
         return self.result
 
@@ -413,7 +355,7 @@ class Pusher:
         if rate is not None:
             element["CurrencyRate"] = rate
         if item.operation == Posting.Operation.UPDATE and item.posting is not None:
-            element["BankTransactionID"] = item.posting.xero_id
+            element["BankTransactionID"] = item.posting.remote_id
         item.element, item.rate = element, rate
         item.total_minor = to_minor(amount, txn.currency) * (1 if receive else -1)
 
@@ -501,13 +443,13 @@ def _booked(amount: Decimal, rate: Decimal) -> Decimal:
     return (amount / rate).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-RESULT_FIELDS = ["state", "xero_id", "posted_revision", "posted_at", "currency_rate", "errors",
+RESULT_FIELDS = ["state", "remote_id", "posted_revision", "posted_at", "currency_rate", "errors",
                  "retry_requested", "repost_requested"]  # fmt: skip
 
 
 def _posted(posting: Posting, result: ElementResult, rate: Decimal | None, now: Any) -> None:
     """Record Xero's acceptance: its id, the revision it holds, the rate it applied."""
-    posting.state, posting.xero_id = Posting.State.POSTED, result.xero_id
+    posting.state, posting.remote_id = Posting.State.POSTED, result.remote_id
     posting.posted_revision, posting.posted_at = posting.attempted_revision, now
     posting.currency_rate = result.currency_rate or rate
     posting.errors = []

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from ledger.models import XeroConnection, XeroOrganisation
+from ledger.models import BooksConnection, Organisation
 from ledger.xero.client import WRITE_METHODS, XeroClient, XeroError
 from ledger.xero.limits import Budget, SharedCounts
 from ledger.xero.tokens import StoredTokens
@@ -37,19 +37,11 @@ class GuardedClient(XeroClient):
         return super().request(method, path, **kwargs)
 
 
-def connection_current() -> XeroConnection | None:
-    return (
-        XeroConnection.objects.exclude(status=XeroConnection.Status.DISCONNECTED)
-        .select_related("organisation")
-        .first()
-    )
-
-
-def client_open(organisation: XeroOrganisation, *, writes: bool = False) -> XeroClient:
+def client_open(organisation: Organisation, *, writes: bool = False) -> XeroClient:
     """A client for the organisation's live connection. `writes=True` is refused unless
     the owner chose "Bulwark posts"; without it the client refuses writes itself."""
     connection = (
-        organisation.connections.filter(status=XeroConnection.Status.CONNECTED)
+        organisation.connections.filter(status=BooksConnection.Status.CONNECTED)
         .order_by("-created_at")
         .first()
     )
@@ -57,12 +49,12 @@ def client_open(organisation: XeroOrganisation, *, writes: bool = False) -> Xero
         raise NotConnected(f"{organisation.name} is not connected to Bulwark")
     if writes and not organisation.posts:
         raise AuditOnly("Audit-only mode: Bulwark never writes to Xero")
-    tenant_id = organisation.tenant_id if connection.kind == XeroConnection.Kind.OAUTH else None
+    tenant_id = organisation.tenant_id if connection.kind == BooksConnection.Kind.OAUTH else None
     return client_for_connection(connection, tenant_id=tenant_id, writes=writes)
 
 
 def client_for_connection(
-    connection: XeroConnection, *, tenant_id: str | None, writes: bool = False
+    connection: BooksConnection, *, tenant_id: str | None, writes: bool = False
 ) -> XeroClient:
     cls = XeroClient if writes else GuardedClient
     return cls(
@@ -89,7 +81,7 @@ def client_for_connection(
     )
 
 
-def budget_record(organisation: XeroOrganisation, budget: Budget) -> None:
+def budget_record(organisation: Organisation, budget: Budget) -> None:
     """Keep what Xero last said about the budget, and add the 429s counted (atomically:
     a push and a pull may finish together)."""
     values: dict[str, Any] = {"limits_seen_at": timezone.now()}
@@ -99,5 +91,5 @@ def budget_record(organisation: XeroOrganisation, budget: Budget) -> None:
         values["minute_remaining"] = budget.minute_remaining
     if budget.retries_429:
         values["retries_429"] = F("retries_429") + budget.retries_429
-    XeroOrganisation.objects.filter(pk=organisation.pk).update(**values)
+    Organisation.objects.filter(pk=organisation.pk).update(**values)
     organisation.refresh_from_db()

@@ -20,7 +20,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from ledger.models import XeroConnection
+from ledger.models import BooksConnection
 from ledger.xero import oauth
 from ledger.xero.client import AuthorizationFailed
 
@@ -30,20 +30,20 @@ WAIT_SECONDS = 45
 
 
 class StoredTokens:
-    """`TokenSource` for `XeroClient`, backed by a `XeroConnection` row."""
+    """`TokenSource` for `XeroClient`, backed by a `BooksConnection` row."""
 
     def __init__(self, connection_id: int) -> None:
         self.connection_id = connection_id
         self.owner = secrets.token_hex(8)
 
-    def _load(self) -> XeroConnection:
-        return XeroConnection.objects.get(pk=self.connection_id)
+    def _load(self) -> BooksConnection:
+        return BooksConnection.objects.get(pk=self.connection_id)
 
     def access_token(self) -> str:
         connection = self._load()
         if connection.status not in (
-            XeroConnection.Status.CONNECTED,
-            XeroConnection.Status.CHOOSING,
+            BooksConnection.Status.CONNECTED,
+            BooksConnection.Status.CHOOSING,
         ):
             raise AuthorizationFailed("Xero is not connected")
         if _fresh(connection):
@@ -57,7 +57,7 @@ class StoredTokens:
             connection = self._load()
             if connection.access_token != failed_token and _fresh(connection):
                 return connection.access_token
-            if connection.status == XeroConnection.Status.RECONSENT:
+            if connection.status == BooksConnection.Status.RECONSENT:
                 raise AuthorizationFailed("Xero asks for signing in again")
             if self._lease_take():
                 try:
@@ -71,7 +71,7 @@ class StoredTokens:
     def _lease_take(self) -> bool:
         now = timezone.now()
         return bool(
-            XeroConnection.objects.filter(pk=self.connection_id)
+            BooksConnection.objects.filter(pk=self.connection_id)
             .filter(Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now))
             .update(
                 refresh_lease_until=now + timedelta(seconds=LEASE_SECONDS),
@@ -80,22 +80,22 @@ class StoredTokens:
         )
 
     def _lease_release(self) -> None:
-        XeroConnection.objects.filter(pk=self.connection_id, refresh_lease_owner=self.owner).update(
-            refresh_lease_until=None, refresh_lease_owner=""
-        )
+        BooksConnection.objects.filter(
+            pk=self.connection_id, refresh_lease_owner=self.owner
+        ).update(refresh_lease_until=None, refresh_lease_owner="")
 
     def _refresh(self, failed_token: str) -> str:
         connection = self._load()  # re-read under the lease: someone may have just finished
         if connection.access_token != failed_token and _fresh(connection):
             return connection.access_token
         try:
-            if connection.kind == XeroConnection.Kind.CUSTOM:
+            if connection.kind == BooksConnection.Kind.CUSTOM:
                 tokens = oauth.client_credentials_token()
             else:
                 tokens = oauth.token_refresh(refresh_token=connection.refresh_token)
         except oauth.InvalidGrant as exc:
-            XeroConnection.objects.filter(pk=self.connection_id).update(
-                status=XeroConnection.Status.RECONSENT,
+            BooksConnection.objects.filter(pk=self.connection_id).update(
+                status=BooksConnection.Status.RECONSENT,
                 error="Xero no longer accepts the stored authorisation; connect again.",
             )
             raise AuthorizationFailed("Xero asks for signing in again") from exc
@@ -120,7 +120,7 @@ class StoredTokens:
         return tokens.access_token
 
 
-def _fresh(connection: XeroConnection) -> bool:
+def _fresh(connection: BooksConnection) -> bool:
     return bool(
         connection.access_token
         and connection.access_expires_at

@@ -624,11 +624,11 @@ class FirstRun:
 def first_run_state() -> FirstRun:
     from django.db.models import Max
 
-    from ledger.models import XeroConnection
+    from ledger.models import BooksConnection
     from treasury.fx.models import Rate
 
     connection = (
-        XeroConnection.objects.filter(status=XeroConnection.Status.CONNECTED)
+        BooksConnection.objects.filter(status=BooksConnection.Status.CONNECTED)
         .select_related("organisation")
         .first()
     )

@@ -21,7 +21,9 @@ from accounts.models import CashAccount, SyncRun, Transaction, WiseConnection
 from accounts.wise.services import ConnectionSecrets, wise_connection_save, wise_profiles_fetch
 from accounts.wise.sync import wise_connection_sync
 from ledger import services as books
-from ledger.models import Posting, XeroConnection, XeroOrganisation
+from ledger.books.keys import posting_key
+from ledger.mapping import mapping_complete
+from ledger.models import BooksConnection, Organisation, Posting
 from ledger.reconciliation.models import Mismatch
 from ledger.reconciliation.services import reconcile
 from ledger.rules.models import Action, Condition, Rule, RuleRun
@@ -31,8 +33,7 @@ from ledger.rules.services import (
     rule_save,
     rules_defaults_restore,
 )
-from ledger.xero.mapping import mapping_complete
-from ledger.xero.push import lines_unposted, posting_key
+from ledger.selectors import lines_unposted
 from simulators.wise.generator import PROFILE_BUSINESS
 from simulators.wise.server import SIM_TOKEN, WiseSimulator
 from simulators.xero.server import XeroSimulator
@@ -71,8 +72,8 @@ class Context:
         return User.objects.get(username=DEMO_USERS[0][1])
 
     @property
-    def organisation(self) -> XeroOrganisation:
-        organisation = XeroOrganisation.objects.filter(connections__status="CONNECTED").first()
+    def organisation(self) -> Organisation:
+        organisation = Organisation.objects.filter(connections__status="CONNECTED").first()
         if organisation is None:
             raise StepFailed("Xero is not connected")
         return organisation
@@ -243,31 +244,32 @@ def _redirect_uri() -> str:
 def xero_connect(ctx: Context) -> str:
     """The authorization-code flow with PKCE, as the Books page runs it: Bulwark's start,
     the simulator's consent (given automatically in the demo), Bulwark's finish."""
-    started = books.xero_connect_start(redirect_uri=_redirect_uri())
+    started = books.books_connect_start(provider="xero", redirect_uri=_redirect_uri())
     consent = httpx.get(started.url, follow_redirects=False, timeout=10)
     if consent.status_code != 302:
         raise StepFailed(f"Xero consent answered {consent.status_code}")
     query = parse_qs(urlsplit(consent.headers["Location"]).query)
-    connection = books.xero_connect_finish(
-        code=query["code"][0], state=query["state"][0], expected_state=started.state,
-        code_verifier=started.code_verifier, redirect_uri=_redirect_uri(), user=ctx.owner,
+    connection = books.books_connect_finish(
+        provider="xero", code=query["code"][0], state=query["state"][0],
+        expected_state=started.state, code_verifier=started.code_verifier,
+        redirect_uri=_redirect_uri(), user=ctx.owner,
     )  # fmt: skip
     tenant = next(t for t in connection.tenants if t["tenant_name"].endswith("(US)"))
-    organisation = books.xero_tenant_choose(connection=connection, tenant_id=tenant["tenant_id"])
+    organisation = books.books_tenant_choose(connection=connection, tenant_id=tenant["tenant_id"])
     return f"{organisation.name} ({len(connection.tenants)} organisations authorised)"
 
 
 def _xero_connected(ctx: Context) -> bool:
-    return XeroConnection.objects.filter(
-        status=XeroConnection.Status.CONNECTED, organisation__isnull=False
+    return BooksConnection.objects.filter(
+        status=BooksConnection.Status.CONNECTED, organisation__isnull=False
     ).exists()
 
 
 def xero_map(ctx: Context) -> str:
     organisation = ctx.organisation
-    books.xero_mode_set(organisation=organisation, mode=XeroOrganisation.Mode.POSTS, user=ctx.owner)
+    books.books_mode_set(organisation=organisation, mode=Organisation.Mode.POSTS, user=ctx.owner)
     accounts = _wise_accounts()
-    books.xero_mapping_save(
+    books.books_mapping_save(
         organisation=organisation, bank={a.pk: books.NEW for a in accounts}, fee="404",
         fx_clearing=books.NEW, suspense=books.NEW,
     )  # fmt: skip
@@ -279,7 +281,7 @@ def _mapped(ctx: Context) -> bool:
 
 
 def xero_push(ctx: Context) -> str:
-    run = books.xero_push(organisation_id=ctx.organisation.pk)
+    run = books.books_push(organisation_id=ctx.organisation.pk)
     if run.status != SyncRun.Status.SUCCEEDED or run.error:
         raise StepFailed(f"push: {run.status} {run.error or run.detail.get('reason', '')}")
     return f"{run.created_count} lines posted in {run.detail.get('calls', '?')} calls"
@@ -308,7 +310,7 @@ def _story_planted(ctx: Context) -> bool:
 
 
 def xero_pull(ctx: Context) -> str:
-    run = books.xero_pull(organisation_id=ctx.organisation.pk)
+    run = books.books_pull(organisation_id=ctx.organisation.pk)
     if run.status != SyncRun.Status.SUCCEEDED:
         raise StepFailed(f"read-back: {run.status} {run.error}")
     return f"{run.created_count} Xero documents read back"
@@ -410,7 +412,7 @@ def _latest(**filters: Any) -> Transaction:
     return line
 
 
-def _differences_plant(sim: XeroSimulator, organisation: XeroOrganisation) -> story.Planted:
+def _differences_plant(sim: XeroSimulator, organisation: Organisation) -> story.Planted:
     usd = CashAccount.objects.get(
         wise_profile_id=PROFILE_BUSINESS, currency="USD", kind=CashAccount.Kind.STANDARD
     )
@@ -432,9 +434,9 @@ def _differences_plant(sim: XeroSimulator, organisation: XeroOrganisation) -> st
     # marks the step done, and the amendments above set values derived from the Wise
     # lines, so a run killed before this point repeats them harmlessly.
     payment = _latest(account=usd, wise_type="DEPOSIT")
-    mapping = organisation.mappings.select_related("xero_account").get(cash_account=usd)
+    mapping = organisation.mappings.select_related("chart_account").get(cash_account=usd)
     sim.native_feed_line(
-        account_code=mapping.xero_account.code, amount=payment.amount, day=payment.booked_on,
+        account_code=mapping.chart_account.code, amount=payment.amount, day=payment.booked_on,
         reference=payment.reference_number, contact=story.NATIVE_FEED_CONTACT,
         tenant_id=organisation.tenant_id,
     )  # fmt: skip

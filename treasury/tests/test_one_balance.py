@@ -99,7 +99,7 @@ def test_every_page_and_export_shows_one_figure_for_an_account_and_day(
     mapping = {f"cash_{pk}": "new" for pk in expected}
     mapping.update({"fee": "404", "fx_clearing": "new", "suspense": "new"})
     assert owner_client.post("/books/xero/mapping/", mapping).status_code == 302
-    assert books.xero_pull(organisation_id=organisation.pk).status == "SUCCEEDED"
+    assert books.books_pull(organisation_id=organisation.pk).status == "SUCCEEDED"
     assert reconcile(organisation_id=organisation.pk).status == "SUCCEEDED"
 
     books_page = owner_client.get("/books/xero/").content.decode()

@@ -20,10 +20,10 @@ class Command(BaseCommand):
         both = not options["push"] and not options["pull"]
         for organisation in organisations:
             if options["push"] or both:
-                run = services.xero_push(organisation_id=organisation.pk, limit=options["limit"])
+                run = services.books_push(organisation_id=organisation.pk, limit=options["limit"])
                 self._report("push", run)
             if options["pull"] or both:
-                self._report("pull", services.xero_pull(organisation_id=organisation.pk))
+                self._report("pull", services.books_pull(organisation_id=organisation.pk))
 
     def _report(self, name: str, run: Any) -> None:
         detail = run.detail or {}

@@ -12,7 +12,7 @@ from accounts.lines import StatementLine
 from accounts.models import CashAccount, Transaction
 from accounts.services import transactions_ingest
 from ledger import services as books_services
-from ledger.models import LedgerEntry, XeroOrganisation
+from ledger.models import LedgerEntry, Organisation
 from ledger.reconciliation.models import Mismatch
 from ledger.reconciliation.services import reconcile
 from ledger.tests.factories import DemoBooks, wise_year
@@ -22,38 +22,38 @@ from ledger.tests.helpers import connected, mapped
 @dataclass
 class Posted:
     books: DemoBooks
-    organisation: XeroOrganisation
+    organisation: Organisation
 
 
 def posted_books(client, sim, *, n: int = 80) -> Posted:
     """A year of demo lines posted by Bulwark and read back."""
     books = wise_year(n=n)
     organisation = mapped(client, connected(client, sim), books)
-    push = books_services.xero_push(organisation_id=organisation.pk)
+    push = books_services.books_push(organisation_id=organisation.pk)
     assert push.status == "SUCCEEDED", (push.error, push.detail)
     pull(organisation)
     return Posted(books, organisation)
 
 
-def pull(organisation: XeroOrganisation) -> None:
+def pull(organisation: Organisation) -> None:
     """Read the books back over HTTP (a minute later on the simulator's clock, so its
     changes are after the cursor)."""
-    result = books_services.xero_pull(organisation_id=organisation.pk)
+    result = books_services.books_pull(organisation_id=organisation.pk)
     assert result.status == "SUCCEEDED", result.error
     organisation.refresh_from_db()
 
 
-def reconciled(organisation: XeroOrganisation, **kwargs):
+def reconciled(organisation: Organisation, **kwargs):
     run = reconcile(organisation_id=organisation.pk, **kwargs)
     assert run.status == "SUCCEEDED", run.error
     return run
 
 
-def code_of(sim, organisation: XeroOrganisation, account: CashAccount, code: str) -> str:
+def code_of(sim, organisation: Organisation, account: CashAccount, code: str) -> str:
     """The simulator's hooks take account codes; Bulwark creates its bank accounts
     without one, so give the mapped account a code."""
-    xero_account = organisation.mappings.get(cash_account=account).xero_account
-    sim.org().accounts[xero_account.account_id]["Code"] = code
+    chart_account = organisation.mappings.get(cash_account=account).chart_account
+    sim.org().accounts[chart_account.account_id]["Code"] = code
     return code
 
 
@@ -90,5 +90,5 @@ def entry_of(line: Transaction) -> LedgerEntry:
     return LedgerEntry.objects.get(posting_key=f"bulwark:t{line.pk}")
 
 
-def open_mismatches(organisation: XeroOrganisation) -> list[Mismatch]:
+def open_mismatches(organisation: Organisation) -> list[Mismatch]:
     return list(Mismatch.objects.filter(organisation=organisation, status="OPEN"))

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
-from ledger.models import LedgerEntry, XeroOrganisation
+from ledger.models import LedgerEntry, Organisation
 from ledger.reconciliation.models import Match, Mismatch
 from ledger.reconciliation.tests.helpers import (
     code_of,
@@ -60,7 +60,7 @@ def test_posting_is_refused_in_audit_only_mode_and_nothing_is_written(
     owner_client, posted, xero_sim
 ):
     _, mismatch = _missing_line(posted, xero_sim)
-    XeroOrganisation.objects.update(mode="AUDIT_ONLY")
+    Organisation.objects.update(mode="AUDIT_ONLY")
     writes = xero_sim.writes
     response = owner_client.post(
         reverse(CHANGELIST),
@@ -75,7 +75,7 @@ def test_posting_is_refused_in_audit_only_mode_and_nothing_is_written(
 
 def test_a_line_whose_posting_was_deleted_in_xero_is_posted_again(owner_client, posted, xero_sim):
     line = next(t for t in posted.books.lines() if t.account_id == posted.books.usd.pk)
-    old = entry_of(line).xero_id
+    old = entry_of(line).remote_id
     xero_sim.advance(60)
     xero_sim.bank_transaction_amend(old, status="DELETED")
     pull(posted.organisation)
@@ -136,7 +136,7 @@ def test_ignoring_needs_a_reason_stays_ignored_and_reopens_when_the_difference_c
 ):
     line = next(t for t in posted.books.lines() if t.account_id == posted.books.gbp.pk)
     xero_sim.advance(60)
-    xero_sim.bank_transaction_amend(entry_of(line).xero_id, total=abs(line.amount) + 1)
+    xero_sim.bank_transaction_amend(entry_of(line).remote_id, total=abs(line.amount) + 1)
     pull(posted.organisation)
     reconciled(posted.organisation)
     mismatch = Mismatch.objects.get(type="AMOUNT_DIFFERS")
@@ -160,7 +160,7 @@ def test_ignoring_needs_a_reason_stays_ignored_and_reopens_when_the_difference_c
     assert mismatch.status == "IGNORED"  # the same difference: stays ignored
 
     xero_sim.advance(60)
-    xero_sim.bank_transaction_amend(entry_of(line).xero_id, total=abs(line.amount) + 2)
+    xero_sim.bank_transaction_amend(entry_of(line).remote_id, total=abs(line.amount) + 2)
     pull(posted.organisation)
     reconciled(posted.organisation)
     mismatch.refresh_from_db()
@@ -169,7 +169,7 @@ def test_ignoring_needs_a_reason_stays_ignored_and_reopens_when_the_difference_c
     assert mismatch.events.get(action="IGNORED").note == "Rounding agreed with the accountant"
 
     xero_sim.advance(60)
-    xero_sim.bank_transaction_amend(entry_of(line).xero_id, total=abs(line.amount))
+    xero_sim.bank_transaction_amend(entry_of(line).remote_id, total=abs(line.amount))
     pull(posted.organisation)
     reconciled(posted.organisation)
     mismatch.refresh_from_db()
@@ -270,14 +270,14 @@ def test_the_accountant_sees_the_queue_read_only(accountant_client, owner_client
 def test_date_three_days_off_is_beyond_the_window_then_gone_when_fixed(posted, xero_sim):
     line = next(t for t in posted.books.lines() if t.account_id == posted.books.eur.pk)
     xero_sim.advance(60)
-    xero_sim.bank_transaction_amend(entry_of(line).xero_id, day=line.booked_on + timedelta(3))
+    xero_sim.bank_transaction_amend(entry_of(line).remote_id, day=line.booked_on + timedelta(3))
     pull(posted.organisation)
     reconciled(posted.organisation)
     assert Mismatch.objects.get(status="OPEN").type == "DATE_BEYOND_WINDOW"
     run = reconciled(posted.organisation)
     assert (run.detail["opened"], run.detail["resolved"], run.detail["changed"]) == (0, 0, 0)
     xero_sim.advance(60)
-    xero_sim.bank_transaction_amend(entry_of(line).xero_id, day=line.booked_on)
+    xero_sim.bank_transaction_amend(entry_of(line).remote_id, day=line.booked_on)
     pull(posted.organisation)
     run = reconciled(posted.organisation)
     assert run.detail["resolved"] == 1

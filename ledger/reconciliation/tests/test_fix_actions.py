@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from ledger.models import XeroOrganisation
+from ledger.models import Organisation
 from ledger.reconciliation.models import Mismatch
 from ledger.reconciliation.tests.helpers import (
     code_of,
@@ -38,21 +38,21 @@ def _card(posted):
 def _changed_in_xero(posted, xero_sim, **change) -> tuple:
     """Someone edits Bulwark's posting in Xero; the books are read back and reconciled."""
     line = _card(posted)
-    xero_id = entry_of(line).xero_id
+    remote_id = entry_of(line).remote_id
     xero_sim.advance(60)
-    xero_sim.bank_transaction_amend(xero_id, **change)
+    xero_sim.bank_transaction_amend(remote_id, **change)
     pull(posted.organisation)
     reconciled(posted.organisation)
     kind = "AMOUNT_DIFFERS" if "total" in change else "DATE_BEYOND_WINDOW"
-    return line, xero_id, Mismatch.objects.get(type=kind, transaction=line, status="OPEN")
+    return line, remote_id, Mismatch.objects.get(type=kind, transaction=line, status="OPEN")
 
 
-def _element(xero_sim, xero_id):
-    return next(e for e in xero_sim.bank_transactions_of() if e["BankTransactionID"] == xero_id)
+def _element(xero_sim, remote_id):
+    return next(e for e in xero_sim.bank_transactions_of() if e["BankTransactionID"] == remote_id)
 
 
 def test_an_amount_changed_in_xero_is_put_back_from_the_wise_line(owner_client, posted, xero_sim):
-    line, xero_id, mismatch = _changed_in_xero(
+    line, remote_id, mismatch = _changed_in_xero(
         posted, xero_sim, total=abs(_card(posted).amount) - 1
     )
     page = owner_client.get(reverse("admin:reconciliation_mismatch_change", args=[mismatch.pk]))
@@ -63,7 +63,7 @@ def test_an_amount_changed_in_xero_is_put_back_from_the_wise_line(owner_client, 
         reverse("admin:reconciliation_mismatch_correct", args=[mismatch.pk]), follow=True
     )
     assert "Updated 1 Xero entry from the Wise line" in response.content.decode()
-    assert _element(xero_sim, xero_id)["Total"] == abs(line.amount)  # the same transaction
+    assert _element(xero_sim, remote_id)["Total"] == abs(line.amount)  # the same transaction
     mismatch.refresh_from_db()
     assert (mismatch.status, mismatch.resolution) == ("RESOLVED", "RECONCILED")
     assert [e.action for e in mismatch.events.all()][-2:] == ["RESOLVED", "CORRECTED"]
@@ -72,13 +72,13 @@ def test_an_amount_changed_in_xero_is_put_back_from_the_wise_line(owner_client, 
 
 def test_a_date_beyond_the_window_is_put_back_from_the_changelist(owner_client, posted, xero_sim):
     line = _card(posted)
-    _, xero_id, mismatch = _changed_in_xero(
+    _, remote_id, mismatch = _changed_in_xero(
         posted, xero_sim, day=line.booked_on + timedelta(days=9)
     )
     owner_client.post(
         reverse(CHANGELIST), {"action": "correct_in_xero", "_selected_action": [mismatch.pk]}
     )
-    assert _element(xero_sim, xero_id)["DateString"].startswith(line.booked_on.isoformat())
+    assert _element(xero_sim, remote_id)["DateString"].startswith(line.booked_on.isoformat())
     mismatch.refresh_from_db()
     assert mismatch.status == "RESOLVED"
 
@@ -87,7 +87,7 @@ def test_accepting_records_which_side_is_right_and_changes_nothing_in_xero(
     owner_client, posted, xero_sim
 ):
     line = _card(posted)
-    _, xero_id, mismatch = _changed_in_xero(
+    _, remote_id, mismatch = _changed_in_xero(
         posted, xero_sim, day=line.booked_on + timedelta(days=9)
     )
     writes = xero_sim.writes
@@ -111,7 +111,7 @@ def test_accepting_records_which_side_is_right_and_changes_nothing_in_xero(
     reconciled(posted.organisation)
     assert Mismatch.objects.get(pk=mismatch.pk).status == "IGNORED"
     xero_sim.advance(60)
-    xero_sim.bank_transaction_amend(xero_id, day=line.booked_on + timedelta(days=12))
+    xero_sim.bank_transaction_amend(remote_id, day=line.booked_on + timedelta(days=12))
     pull(posted.organisation)
     reconciled(posted.organisation)
     mismatch.refresh_from_db()
@@ -121,19 +121,19 @@ def test_accepting_records_which_side_is_right_and_changes_nothing_in_xero(
 def test_correcting_is_refused_in_audit_only_mode_and_for_the_accountant(
     owner_client, accountant_client, posted, xero_sim
 ):
-    _, xero_id, mismatch = _changed_in_xero(posted, xero_sim, total=Decimal("1.00"))
+    _, remote_id, mismatch = _changed_in_xero(posted, xero_sim, total=Decimal("1.00"))
     url = reverse("admin:reconciliation_mismatch_correct", args=[mismatch.pk])
     assert accountant_client.post(url).status_code == 403
     page = accountant_client.get(
         reverse("admin:reconciliation_mismatch_change", args=[mismatch.pk])
     )
     assert 'id="correct-in-xero"' not in page.content.decode()
-    XeroOrganisation.objects.update(mode="AUDIT_ONLY")
+    Organisation.objects.update(mode="AUDIT_ONLY")
     writes = xero_sim.writes
     response = owner_client.post(url, follow=True)
     assert "Audit only: Bulwark never writes to Xero" in response.content.decode()
     assert xero_sim.writes == writes
-    assert _element(xero_sim, xero_id)["Total"] == Decimal("1.00")
+    assert _element(xero_sim, remote_id)["Total"] == Decimal("1.00")
     assert Mismatch.objects.get(pk=mismatch.pk).status == "OPEN"
 
 

@@ -72,10 +72,10 @@ def test_each_seeded_difference_is_found_as_its_type_or_its_match(posted, xero_s
         account_code=eur, amount=Decimal("77.77"), day=date(2025, 7, 2), reference="Interest"
     )
     moved = next(t for t in lines if t.account_id == books.eur.pk and t.wise_type == "CARD")
-    xero_sim.bank_transaction_amend(entry_of(moved).xero_id, day=moved.booked_on + timedelta(3))
+    xero_sim.bank_transaction_amend(entry_of(moved).remote_id, day=moved.booked_on + timedelta(3))
     # GBP: an entry short by the line's fee; a line whose fee Xero holds on its own.
     short = next(t for t in lines if t.account_id == books.gbp.pk and t.fee_minor)
-    xero_sim.bank_transaction_amend(entry_of(short).xero_id, total=abs(short.amount) - short.fee)
+    xero_sim.bank_transaction_amend(entry_of(short).remote_id, total=abs(short.amount) - short.fee)
     apart = line_add(
         books.gbp, day=date(2025, 8, 5), amount="-104.37", fee="4.37", reference="TRANSFER-9003"
     )
@@ -88,8 +88,8 @@ def test_each_seeded_difference_is_found_as_its_type_or_its_match(posted, xero_s
 
     reconciled(organisation)
     found = {(m.type, m.transaction_id, m.entry_id) for m in open_mismatches(organisation)}
-    native_entry = LedgerEntry.objects.get(xero_id=native)
-    stranger_entry = LedgerEntry.objects.get(xero_id=stranger)
+    native_entry = LedgerEntry.objects.get(remote_id=native)
+    stranger_entry = LedgerEntry.objects.get(remote_id=stranger)
     assert ("DUPLICATE_IN_XERO", repeated.pk, native_entry.pk) in found
     assert ("MISSING_IN_XERO", missing.pk, None) in found
     assert ("MISSING_IN_WISE", None, stranger_entry.pk) in found

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.services import transactions_ingest
 from accounts.tests.factories import CashAccountFactory, line
-from ledger.models import XeroConnection, XeroOrganisation
+from ledger.models import BooksConnection, Organisation
 from treasury.cashview.tests.data import ACCOUNTS, accounts_make, history_bulk
 from treasury.cashview.tests.pages import by_class, page_read
 from treasury.cashview.tests.test_numbers import rates_store
@@ -211,8 +211,10 @@ def test_a_fresh_install_gets_the_guided_first_page(owner_client):
 
 
 def test_the_first_page_shows_what_is_done(owner_client):
-    organisation = XeroOrganisation.objects.create(tenant_id="t-1", name="Olivia Consulting")
-    XeroConnection.objects.create(status=XeroConnection.Status.CONNECTED, organisation=organisation)
+    organisation = Organisation.objects.create(tenant_id="t-1", name="Olivia Consulting")
+    BooksConnection.objects.create(
+        status=BooksConnection.Status.CONNECTED, organisation=organisation
+    )
     ecb(date(2025, 6, 2), USD="1.14")
     html = owner_client.get("/").content.decode()
     assert "connected to Olivia Consulting" in html

@@ -21,7 +21,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from accounts.models import CashAccount, Transaction, WiseConnection
-from ledger.models import Posting, XeroOrganisation
+from ledger.models import Organisation, Posting
 from ledger.reconciliation.models import Mismatch
 from simulators.demo import DEMO_PORTS, NAMES, demo_settings, state_dir
 from simulators.wise.generator import PROFILE_BUSINESS
@@ -167,7 +167,7 @@ def _not_the_demo() -> str:
 
 def _demo_in_database() -> bool:
     """Whether Bulwark already worked on a demo world (whose simulators it depends on)."""
-    return WiseConnection.objects.exists() or XeroOrganisation.objects.exists()
+    return WiseConnection.objects.exists() or Organisation.objects.exists()
 
 
 def _world_describe(world: World) -> str:

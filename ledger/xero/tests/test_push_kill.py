@@ -10,11 +10,11 @@ from django.utils import timezone
 
 from accounts.models import SyncRun
 from accounts.tasks import sweep_runs
-from ledger.models import Posting, XeroOrganisation
+from ledger.models import Organisation, Posting
 from ledger.tasks import xero_push_task
 from ledger.tests.factories import wise_year
 from ledger.tests.helpers import connected, mapped
-from ledger.tests.test_xero_push import _ours
+from ledger.xero.tests.test_push import _ours
 from simulators.xero import seed
 from treasury.tests.workers import wait_for, workers
 
@@ -56,7 +56,7 @@ def test_a_push_killed_mid_way_is_taken_over_at_once_and_posts_each_line_once(
     with workers(**_xero_env(xero_sim)) as start:
         push_killed_after_a_batch(start(), organisation)
         killed = _pushes(status=SyncRun.Status.RUNNING).get()
-        assert XeroOrganisation.objects.get().push_lease_until > timezone.now()  # left set
+        assert Organisation.objects.get().push_lease_until > timezone.now()  # left set
 
         xero_sim.set_faults()
         start()
@@ -76,4 +76,4 @@ def test_a_push_killed_mid_way_is_taken_over_at_once_and_posts_each_line_once(
     assert len(references) == LINES
     assert max(references.values()) == 1  # nothing posted twice
     assert Posting.objects.filter(state=Posting.State.POSTED).count() == LINES
-    assert XeroOrganisation.objects.get().push_lease_until is None
+    assert Organisation.objects.get().push_lease_until is None

@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from accounts.models import SyncRun
 from ledger import services
-from ledger.models import Posting, XeroOrganisation
+from ledger.models import Organisation, Posting
 from ledger.tests.factories import wise_year
 from ledger.tests.helpers import connected, mapped
-from ledger.tests.test_xero_push import _ours
-from ledger.tests.test_xero_push_kill import _xero_env, push_killed_after_a_batch
+from ledger.xero.tests.test_push import _ours
+from ledger.xero.tests.test_push_kill import _xero_env, push_killed_after_a_batch
 from treasury.tests.workers import two_hosts, workers
 
 pytestmark = [
@@ -55,7 +55,7 @@ def test_a_push_killed_on_another_host_is_taken_over_once_its_lease_expires(
     assert skipped.detail["reason"] == "Another push is running"
 
     xero_sim.set_faults()
-    lapsed = XeroOrganisation.objects.get().push_lease_until
+    lapsed = Organisation.objects.get().push_lease_until
     assert lapsed > timezone.now()  # renewed by host-b until it was killed
     time.sleep(max((lapsed - timezone.now()).total_seconds(), 0) + 0.1)
     run = services.xero_push(organisation_id=organisation.pk)
@@ -68,4 +68,4 @@ def test_a_push_killed_on_another_host_is_taken_over_once_its_lease_expires(
     assert len(references) == LINES
     assert max(references.values()) == 1  # nothing posted twice
     assert Posting.objects.filter(state=Posting.State.POSTED).count() == LINES
-    assert XeroOrganisation.objects.get().push_lease_until is None
+    assert Organisation.objects.get().push_lease_until is None

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reconciliation', '0002_accept_with_the_right_side'),
+        ('reconciliation', '0004_neutral_references'),
     ]
 
     operations = [

@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from accounts.models import Transaction
 from ledger import services
+from ledger.books.keys import posting_key
 from ledger.models import Posting
 from ledger.rules.models import Categorization
 from ledger.tests.factories import wise_year
@@ -33,7 +34,7 @@ def _ready(owner_client, xero_sim, n=200, **kwargs):
 
 def test_a_year_of_demo_lines_is_posted_once_and_posting_again_adds_nothing(owner_client, xero_sim):
     books, organisation = _ready(owner_client, xero_sim, n=400)
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert run.status == "SUCCEEDED", (run.error, run.detail)
     assert run.detail["posted"] == 400
     assert run.detail["calls"] == 8  # 400 lines in batches of 50
@@ -43,13 +44,13 @@ def test_a_year_of_demo_lines_is_posted_once_and_posting_again_adds_nothing(owne
     assert max(references.values()) == 1
     by_reference = {e["Reference"]: e for e in ours}
     for txn in books.lines():  # every line, in its own account, for its exact amount
-        element = by_reference[push.posting_key(txn.pk)]
+        element = by_reference[posting_key(txn.pk)]
         assert element["Total"] == abs(txn.amount)
         assert element["Type"] == ("RECEIVE" if txn.amount > 0 else "SPEND")
         assert element["CurrencyCode"] == txn.currency
     writes = xero_sim.writes
 
-    again = services.xero_push(organisation_id=organisation.pk)
+    again = services.books_push(organisation_id=organisation.pk)
     assert again.status == "SUCCEEDED"
     assert again.detail["posted"] == 0
     assert again.detail["calls"] == 0
@@ -65,21 +66,21 @@ def test_fees_are_their_own_line_and_uncategorized_lines_go_to_suspense(owner_cl
     Categorization.objects.create(
         transaction=categorized, account_code="485", contact_name="Figma Inc"
     )
-    services.xero_push(organisation_id=organisation.pk)
+    services.books_push(organisation_id=organisation.pk)
     by_reference = {e["Reference"]: e for e in _ours(xero_sim)}
     suspense, fee = organisation.suspense_account_code, organisation.fee_account_code
 
-    lines = by_reference[push.posting_key(spend.pk)]["LineItems"]
+    lines = by_reference[posting_key(spend.pk)]["LineItems"]
     assert [(li["AccountCode"], li["LineAmount"]) for li in lines] == [
         (suspense, abs(spend.amount) - spend.fee),
         (fee, spend.fee),
     ]
-    lines = by_reference[push.posting_key(received.pk)]["LineItems"]
+    lines = by_reference[posting_key(received.pk)]["LineItems"]
     assert [(li["AccountCode"], li["LineAmount"]) for li in lines] == [
         (suspense, received.amount + received.fee),
         (fee, -received.fee),
     ]
-    element = by_reference[push.posting_key(categorized.pk)]
+    element = by_reference[posting_key(categorized.pk)]
     assert element["LineItems"][0]["AccountCode"] == "485"
     assert element["Contact"]["Name"] == "Figma Inc"
 
@@ -94,7 +95,7 @@ def test_a_spend_with_its_fee_inside_posts_the_net_and_the_fee(owner_client, xer
         account=books.eur, lines=[line("-1004.37", fee=Decimal("4.37"))], source="API"
     )
     organisation = mapped(owner_client, connected(owner_client, xero_sim), books)
-    services.xero_push(organisation_id=organisation.pk)
+    services.books_push(organisation_id=organisation.pk)
     (element,) = _ours(xero_sim)
     assert [li["LineAmount"] for li in element["LineItems"]] == [
         Decimal("1000.00"),
@@ -106,7 +107,7 @@ def test_a_spend_with_its_fee_inside_posts_the_net_and_the_fee(owner_client, xer
 
 def test_conversions_go_through_the_clearing_account_and_net_out_in_base(owner_client, xero_sim):
     books, organisation = _ready(owner_client, xero_sim, n=300)
-    services.xero_push(organisation_id=organisation.pk)
+    services.books_push(organisation_id=organisation.pk)
     clearing = organisation.fx_clearing_account_code
     conversions = Transaction.objects.filter(account__in=books.accounts, wise_type="CONVERSION")
     pairs: dict[str, list] = {}
@@ -118,7 +119,7 @@ def test_conversions_go_through_the_clearing_account_and_net_out_in_base(owner_c
         assert len(legs) == 2
         base_amounts = []
         for txn in legs:
-            element = by_reference[push.posting_key(txn.pk)]
+            element = by_reference[posting_key(txn.pk)]
             clearing_line = next(li for li in element["LineItems"] if li["AccountCode"] == clearing)
             sign = 1 if element["Type"] == "RECEIVE" else -1
             # Xero's CurrencyRate is units of the line's currency per one base unit (USD),
@@ -160,19 +161,19 @@ def test_a_crash_between_the_call_and_the_local_write_does_not_double_post(
 
     monkeypatch.setattr(push.Pusher, "_results_store", crash_on_second_batch)
     with pytest.raises(KeyboardInterrupt):
-        services.xero_push(organisation_id=organisation.pk)
+        services.books_push(organisation_id=organisation.pk)
     assert Posting.objects.filter(state=Posting.State.PENDING).count() == 50
     assert len(_ours(xero_sim)) == 100  # Xero holds both batches; Bulwark knows of one
 
     monkeypatch.setattr(push.Pusher, "_results_store", original)
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert run.detail["found"] == 50
     assert run.detail["posted"] == 20
     ours = _ours(xero_sim)
     assert len(ours) == 120
     assert len({e["Reference"] for e in ours}) == 120
     assert not Posting.objects.exclude(state=Posting.State.POSTED).exists()
-    assert set(Posting.objects.values_list("xero_id", flat=True)) == {
+    assert set(Posting.objects.values_list("remote_id", flat=True)) == {
         e["BankTransactionID"] for e in ours
     }
 
@@ -182,7 +183,7 @@ def test_a_lost_reply_to_a_batch_is_resolved_in_the_same_run(owner_client, xero_
     settings.HTTP_TIMEOUT_SECONDS = 1
     xero_sim.idempotency_seconds = 0
     xero_sim.script_fault("PUT", r"/BankTransactions$", kind="late", delay=1.5)
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert run.status == "SUCCEEDED", run.detail
     assert run.detail["found"] == 50
     assert run.detail["posted"] == 50
@@ -196,7 +197,7 @@ def test_refused_lines_keep_xero_errors_and_the_others_are_posted(owner_client, 
     bad = [t for t in books.lines() if t.wise_type == "CARD"][:3]
     for txn in bad:
         Categorization.objects.create(transaction=txn, account_code="999")
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert run.detail["posted"] == 77
     assert run.detail["refused"] == 3
     refused = Posting.objects.filter(state=Posting.State.ERROR)
@@ -209,7 +210,7 @@ def test_refused_lines_keep_xero_errors_and_the_others_are_posted(owner_client, 
 
     Categorization.objects.filter(transaction__in=bad).update(account_code="429")
     owner_client.post("/books/xero/retry/")
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert run.detail["posted"] == 3
     assert len(_ours(xero_sim)) == 80
     assert not Posting.objects.exclude(state=Posting.State.POSTED).exists()
@@ -220,38 +221,38 @@ def test_excluded_lines_are_never_posted(owner_client, xero_sim):
     excluded = books.lines()[:5]
     for txn in excluded:
         Categorization.objects.create(transaction=txn, treatment="EXCLUDE")
-    services.xero_push(organisation_id=organisation.pk)
+    services.books_push(organisation_id=organisation.pk)
     assert len(_ours(xero_sim)) == 35
     assert not Posting.objects.filter(transaction__in=excluded).exists()
 
 
 def test_a_confirmed_repost_updates_the_line_in_xero(owner_client, xero_sim):
     books, organisation = _ready(owner_client, xero_sim, n=20)
-    services.xero_push(organisation_id=organisation.pk)
+    services.books_push(organisation_id=organisation.pk)
     txn = next(t for t in books.lines() if t.wise_type == "CARD")
     Categorization.objects.create(transaction=txn, account_code="453")
     posting = Posting.objects.get(transaction=txn)
     posting.repost_requested = True  # what "Re-post" does for lines changed since posting
     posting.save()
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert run.detail["updated"] == 1
     assert run.detail["posted"] == 0
-    element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.xero_id)
+    element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.remote_id)
     assert element["LineItems"][0]["AccountCode"] == "453"
     assert len(_ours(xero_sim)) == 20
 
 
 def test_an_update_refused_for_a_reconciled_line_is_shown(owner_client, xero_sim):
     _books, organisation = _ready(owner_client, xero_sim, n=10)
-    services.xero_push(organisation_id=organisation.pk)
+    services.books_push(organisation_id=organisation.pk)
     posting = Posting.objects.first()
-    xero_sim.reconcile(posting.xero_id)
+    xero_sim.reconcile(posting.remote_id)
     Posting.objects.filter(pk=posting.pk).update(repost_requested=True)
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert run.detail["refused"] == 1
     posting.refresh_from_db()
     assert posting.state == Posting.State.ERROR
-    assert posting.xero_id
+    assert posting.remote_id
     assert "reconciled" in posting.errors[0]
 
 
@@ -267,7 +268,7 @@ def test_429s_are_waited_out_and_counted(owner_client, xero_sim):
                 "xero-tenant-id": organisation.tenant_id,
             },
         )
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert run.status == "SUCCEEDED", run.detail
     assert run.detail["retries_429"] >= 1
     assert run.detail["posted"] == 150
@@ -283,7 +284,7 @@ def test_the_day_budget_running_low_stops_cleanly_and_posting_resumes(
     used = xero_sim.load[organisation.tenant_id].day.used
     xero_sim.limits_set(day=6)  # a fresh window: six calls left today
     settings.XERO_DAY_RESERVE = 2
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert "daily call budget is low" in run.error
     posted = run.detail["posted"]
     assert 0 < posted < 400
@@ -292,13 +293,13 @@ def test_the_day_budget_running_low_stops_cleanly_and_posting_resumes(
     organisation.refresh_from_db()
     assert organisation.paused_until is not None
 
-    skipped = services.xero_push(organisation_id=organisation.pk)
+    skipped = services.books_push(organisation_id=organisation.pk)
     assert skipped.status == "SKIPPED"  # paused: no call is spent
 
     xero_sim.limits_set(day=5000)  # the next day
     organisation.paused_until = None
     organisation.save()
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert run.status == "SUCCEEDED"
     ours = _ours(xero_sim)
     assert len(ours) == 400
@@ -320,7 +321,7 @@ def test_audit_only_never_writes_to_xero(owner_client, xero_sim):
     owner_client.post("/books/xero/mapping/", data)
     owner_client.post("/books/xero/mapping/", {**data, "fx_clearing": "new"})  # refused
     owner_client.post("/books/xero/push/")
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     call_command("sync_xero", "--push", "--pull")
     assert run.status == "SKIPPED"
     assert "Audit only" in run.detail["reason"]
@@ -341,7 +342,7 @@ def test_a_second_push_while_one_runs_skips_and_the_command_reports(owner_client
     organisation.push_lease_until = timezone.now() + timedelta(minutes=5)
     organisation.save()
     writes = xero_sim.writes  # creating the mapped accounts
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert run.status == "SKIPPED"
     assert run.detail["reason"] == "Another push is running"
     assert xero_sim.writes == writes
@@ -367,10 +368,10 @@ def test_a_crash_before_the_call_leaves_nothing_posted_twice_or_lost(
 
     monkeypatch.setattr(XeroClient, "bank_transactions_write", killed)
     with pytest.raises(KeyboardInterrupt):
-        services.xero_push(organisation_id=organisation.pk)
+        services.books_push(organisation_id=organisation.pk)
     assert Posting.objects.filter(state=Posting.State.PENDING).count() == 50
     monkeypatch.setattr(XeroClient, "bank_transactions_write", original)
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert run.detail["found"] == 0
     assert run.detail["posted"] == 70
     assert len(_ours(xero_sim)) == 70
@@ -386,20 +387,20 @@ def test_lines_changed_since_posting_are_reposted_only_when_the_owner_confirms(
     books, organisation = _ready(owner_client, xero_sim, n=20)
     txn = next(t for t in books.lines() if t.wise_type == "CARD")
     categorization = Categorization.objects.create(transaction=txn, account_code="429")
-    services.xero_push(organisation_id=organisation.pk)
+    services.books_push(organisation_id=organisation.pk)
     categorization.account_code = "453"
     categorization.revision += 1
     categorization.save()
-    services.xero_push(organisation_id=organisation.pk)  # not confirmed: nothing changes
+    services.books_push(organisation_id=organisation.pk)  # not confirmed: nothing changes
     posting = Posting.objects.get(transaction=txn)
-    element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.xero_id)
+    element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.remote_id)
     assert element["LineItems"][0]["AccountCode"] == "429"
     page = owner_client.get("/books/xero/").content.decode()
     assert "1 posted line changed since posting" in page
 
     owner_client.post("/books/xero/repost/")
-    services.xero_push(organisation_id=organisation.pk)
-    element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.xero_id)
+    services.books_push(organisation_id=organisation.pk)
+    element = next(e for e in _ours(xero_sim) if e["BankTransactionID"] == posting.remote_id)
     assert element["LineItems"][0]["AccountCode"] == "453"
     posting.refresh_from_db()
     assert posting.posted_revision == categorization.revision

@@ -8,7 +8,7 @@ from django.db import connection as db_connection
 from django.test import Client
 
 from ledger import services
-from ledger.models import XeroConnection, XeroOrganisation
+from ledger.models import BooksConnection, Organisation
 from ledger.tests.helpers import in_threads
 from ledger.xero import oauth
 from ledger.xero.client import AuthorizationFailed
@@ -32,8 +32,8 @@ def test_connect_uses_pkce_and_state_and_asks_which_organisation(owner_client, x
     assert not scopes & {"accounting.transactions", "accounting.reports.read"}
 
     xero_authorize(owner_client, xero_sim)
-    connection = XeroConnection.objects.get()
-    assert connection.status == XeroConnection.Status.CHOOSING
+    connection = BooksConnection.objects.get()
+    assert connection.status == BooksConnection.Status.CHOOSING
     assert {t["tenant_name"] for t in connection.tenants} == {
         "Demo Company (US)",
         "Acme Consulting Ltd (UK)",
@@ -44,13 +44,13 @@ def test_connect_uses_pkce_and_state_and_asks_which_organisation(owner_client, x
     owner_client.post("/books/xero/organisation/", {"tenant_id": xero_sim.tenant_ids[0]})
     connection.refresh_from_db()
     organisation = connection.organisation
-    assert connection.status == XeroConnection.Status.CONNECTED
+    assert connection.status == BooksConnection.Status.CONNECTED
     assert organisation.base_currency == "USD"
     assert organisation.multicurrency_allowed
     assert organisation.accounts.filter(type="BANK").count() == 1
-    assert organisation.mode == XeroOrganisation.Mode.AUDIT_ONLY  # until the owner chooses
+    assert organisation.mode == Organisation.Mode.AUDIT_ONLY  # until the owner chooses
     with db_connection.cursor() as cursor:
-        cursor.execute("SELECT access_token, refresh_token FROM ledger_xeroconnection")
+        cursor.execute("SELECT access_token, refresh_token FROM ledger_booksconnection")
         stored = cursor.fetchone()
     assert all(value.startswith("fernet:") for value in stored)
     assert connection.access_token not in stored[0]
@@ -67,7 +67,7 @@ def test_a_reply_with_another_state_is_refused_and_changes_nothing(owner_client,
         "/books/xero/callback/", {"code": query["code"][0], "state": "forged"}, follow=True
     )
     assert b"did not match this sign-in" in response.content
-    assert not XeroConnection.objects.exists()
+    assert not BooksConnection.objects.exists()
 
 
 @pytest.mark.django_db
@@ -88,7 +88,7 @@ def test_broad_scopes_of_old_apps_are_refused(owner_client, xero_sim, settings):
     settings.XERO_SCOPES = ["offline_access", "accounting.transactions"]
     response = xero_authorize(owner_client, xero_sim)
     assert "invalid_scope" in response.wsgi_request.GET.get("error", "")
-    assert not XeroConnection.objects.exists()
+    assert not BooksConnection.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -96,7 +96,7 @@ def test_an_expired_token_is_refreshed_once_for_two_concurrent_callers(owner, xe
     client = Client()
     client.force_login(owner)
     xero_connect_first_org(client, xero_sim)
-    organisation = XeroOrganisation.objects.get()
+    organisation = Organisation.objects.get()
     connection = organisation.connections.get()
     old_refresh = connection.refresh_token
     xero_sim.latency = 0.2  # both callers hold a stale token at the same moment
@@ -138,13 +138,13 @@ def test_a_refresh_token_past_its_grace_asks_the_owner_to_sign_in_again(owner_cl
     connection = organisation.connections.get()
     stale_refresh = connection.refresh_token
     StoredTokens(connection.pk).refreshed(connection.access_token)  # rotates
-    XeroConnection.objects.filter(pk=connection.pk).update(refresh_token=stale_refresh)
+    BooksConnection.objects.filter(pk=connection.pk).update(refresh_token=stale_refresh)
     connection.refresh_from_db()
     xero_sim.advance(31 * 60)  # past the 30-minute grace of the replaced refresh token
     with pytest.raises(AuthorizationFailed):
         StoredTokens(connection.pk).refreshed(connection.access_token)
     connection.refresh_from_db()
-    assert connection.status == XeroConnection.Status.RECONSENT
+    assert connection.status == BooksConnection.Status.RECONSENT
     page = owner_client.get("/books/xero/")
     assert b"Sign in to Xero again" in page.content
 
@@ -155,7 +155,7 @@ def test_disconnect_deletes_the_connection_at_xero_and_forgets_the_tokens(owner_
     assert len(xero_sim.connections) == 2
     owner_client.post("/books/xero/disconnect/")
     connection = organisation.connections.get()
-    assert connection.status == XeroConnection.Status.DISCONNECTED
+    assert connection.status == BooksConnection.Status.DISCONNECTED
     assert connection.access_token == ""
     assert connection.refresh_token == ""
     assert [c.tenant_id for c in xero_sim.connections.values()] == [xero_sim.tenant_ids[1]]
@@ -169,8 +169,8 @@ def test_a_custom_connection_uses_client_credentials(owner_client, xero_sim, set
         seed.CUSTOM_CLIENT_SECRET,
     )
     owner_client.post("/books/xero/custom/")
-    connection = XeroConnection.objects.get()
-    assert connection.kind == XeroConnection.Kind.CUSTOM
+    connection = BooksConnection.objects.get()
+    assert connection.kind == BooksConnection.Kind.CUSTOM
     assert connection.refresh_token == ""
     assert connection.organisation.tenant_id == xero_sim.tenant_ids[0]
     assert connection.organisation.base_currency == "USD"
@@ -196,6 +196,6 @@ def test_calls_for_an_organisation_not_connected_are_forbidden(owner_client, xer
     assert services.organisations_connected() == [organisation]
 
 
-def _connected(client, sim) -> XeroOrganisation:
+def _connected(client, sim) -> Organisation:
     xero_connect_first_org(client, sim)
-    return XeroOrganisation.objects.get(tenant_id=sim.tenant_ids[0])
+    return Organisation.objects.get(tenant_id=sim.tenant_ids[0])

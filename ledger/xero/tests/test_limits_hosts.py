@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 
 from ledger.tests.helpers import connected
-from ledger.tests.test_xero_push_kill import _xero_env
+from ledger.xero.tests.test_push_kill import _xero_env
 from treasury.tests.workers import database_url, two_hosts
 
 pytestmark = [
@@ -31,10 +31,10 @@ THREADS, CALLS = 6, 4
 CALLER = """
 import pathlib, threading, time
 from django.db import connection
-from ledger.models import XeroOrganisation
+from ledger.models import Organisation
 from ledger.xero.session import client_open
 
-organisation = XeroOrganisation.objects.get(pk={organisation})
+organisation = Organisation.objects.get(pk={organisation})
 here = pathlib.Path({here!r})
 (here / "ready").touch()
 while not (here.parent / "go").exists():

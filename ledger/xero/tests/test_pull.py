@@ -9,10 +9,10 @@ from django.core.management import call_command
 
 from accounts.selectors import balance_minor_on
 from ledger import services
-from ledger.models import LedgerEntry, Posting, XeroBankBalance
+from ledger.books.keys import posting_key_parse
+from ledger.models import BankBalance, LedgerEntry, Posting
 from ledger.tests.factories import wise_year
 from ledger.tests.helpers import connected, mapped
-from ledger.xero.push import posting_key_parse
 
 pytestmark = pytest.mark.django_db
 
@@ -21,13 +21,13 @@ pytestmark = pytest.mark.django_db
 def posted(owner_client, xero_sim):
     books = wise_year(n=260)
     organisation = mapped(owner_client, connected(owner_client, xero_sim), books)
-    services.xero_push(organisation_id=organisation.pk)
+    services.books_push(organisation_id=organisation.pk)
     return books, organisation
 
 
 def test_read_back_stores_every_posted_line_with_its_key_and_pages(posted, xero_sim):
     books, organisation = posted
-    run = services.xero_pull(organisation_id=organisation.pk)
+    run = services.books_pull(organisation_id=organisation.pk)
     assert run.status == "SUCCEEDED", run.error
     entries = LedgerEntry.objects.filter(organisation=organisation)
     assert entries.count() == 260
@@ -39,20 +39,20 @@ def test_read_back_stores_every_posted_line_with_its_key_and_pages(posted, xero_
         assert entry.currency == txn.currency
         assert entry.date == txn.booked_on
         assert entry.posting_key == f"bulwark:t{txn.pk}"
-        assert entry.xero_id == Posting.objects.get(transaction=txn).xero_id
+        assert entry.remote_id == Posting.objects.get(transaction=txn).remote_id
 
 
 def test_later_read_backs_ask_only_for_changes(posted, xero_sim):
     _books, organisation = posted
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     first, second = LedgerEntry.objects.all()[:2]
     xero_sim.advance(60)
-    xero_sim.reconcile(first.xero_id)
-    services.xero_pull(organisation_id=organisation.pk)
+    xero_sim.reconcile(first.remote_id)
+    services.books_pull(organisation_id=organisation.pk)
     xero_sim.advance(60)
-    xero_sim.reconcile(second.xero_id)
+    xero_sim.reconcile(second.remote_id)
     before = len(xero_sim.requests)
-    run = services.xero_pull(organisation_id=organisation.pk)
+    run = services.books_pull(organisation_id=organisation.pk)
     listing = [r for r in xero_sim.requests[before:] if r.path.endswith("/BankTransactions")]
     assert len(listing) == 1
     assert "if-modified-since" in listing[0].headers
@@ -64,7 +64,7 @@ def test_later_read_backs_ask_only_for_changes(posted, xero_sim):
 
 def test_transfers_payments_and_foreign_lines_of_mapped_accounts(posted, xero_sim):
     _books, organisation = posted
-    usd = organisation.mappings.get(cash_account__currency="USD").xero_account
+    usd = organisation.mappings.get(cash_account__currency="USD").chart_account
     native = xero_sim.native_feed_line(
         account_code="090", amount=Decimal("12.50"), day=date(2025, 3, 1), reference="Wise feed"
     )
@@ -78,20 +78,20 @@ def test_transfers_payments_and_foreign_lines_of_mapped_accounts(posted, xero_si
         day=date(2025, 3, 3),
         reference="top up",
     )
-    services.xero_pull(organisation_id=organisation.pk)
-    assert not LedgerEntry.objects.filter(xero_id=native).exists()  # 090 is not mapped
+    services.books_pull(organisation_id=organisation.pk)
+    assert not LedgerEntry.objects.filter(remote_id=native).exists()  # 090 is not mapped
     transfer = LedgerEntry.objects.get(kind="BANK_TRANSFER")
     assert transfer.side == "TO"
     assert transfer.amount_minor == 4000
     assert transfer.currency == "USD"
-    assert not LedgerEntry.objects.filter(xero_type__in=("SPEND-TRANSFER", "RECEIVE-TRANSFER"))
+    assert not LedgerEntry.objects.filter(remote_type__in=("SPEND-TRANSFER", "RECEIVE-TRANSFER"))
     assert not LedgerEntry.objects.filter(kind="PAYMENT").exists()  # paid into 090
 
 
 def test_a_cross_currency_transfer_made_in_xero_gives_each_side_its_own_amount(posted, xero_sim):
     _books, organisation = posted
     usd, eur = (
-        organisation.mappings.filter(cash_account__currency=code).first().xero_account
+        organisation.mappings.filter(cash_account__currency=code).first().chart_account
         for code in ("USD", "EUR")
     )
     for account, code in ((usd, "091"), (eur, "092")):
@@ -104,10 +104,10 @@ def test_a_cross_currency_transfer_made_in_xero_gives_each_side_its_own_amount(p
         day=date(2025, 3, 3),
         reference="to the euro account",
     )
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     sides = {
-        e.side: (e.amount_minor, e.currency, e.xero_account_id)
-        for e in LedgerEntry.objects.filter(kind="BANK_TRANSFER", xero_id=transfer_id)
+        e.side: (e.amount_minor, e.currency, e.chart_account_id)
+        for e in LedgerEntry.objects.filter(kind="BANK_TRANSFER", remote_id=transfer_id)
     }
     assert sides == {"FROM": (-100000, "USD", usd.pk), "TO": (92137, "EUR", eur.pk)}
 
@@ -115,10 +115,10 @@ def test_a_cross_currency_transfer_made_in_xero_gives_each_side_its_own_amount(p
 def test_balances_from_the_bank_summary_match_bulwark_after_posting(posted, xero_sim):
     books, organisation = posted
     call_command("sync_xero", "--pull")
-    balances = XeroBankBalance.objects.filter(organisation=organisation)
+    balances = BankBalance.objects.filter(organisation=organisation)
     assert balances.count() == 4
     for balance in balances:
-        cash = organisation.mappings.get(xero_account=balance.xero_account).cash_account
+        cash = organisation.mappings.get(chart_account=balance.chart_account).cash_account
         movement = sum(t.amount_minor for t in books.lines() if t.account_id == cash.pk)
         assert balance.closing_minor == movement == balance_minor_on(cash, balance.as_of)
         assert balance.currency == cash.currency
@@ -140,12 +140,12 @@ def _give_code(sim, account_id):
 
 def test_changes_made_in_xero_come_back_on_the_next_read(posted, xero_sim):
     _books, organisation = posted
-    services.xero_pull(organisation_id=organisation.pk)
-    changed, deleted = LedgerEntry.objects.filter(xero_type="SPEND")[:2]
+    services.books_pull(organisation_id=organisation.pk)
+    changed, deleted = LedgerEntry.objects.filter(remote_type="SPEND")[:2]
     xero_sim.advance(60)
-    xero_sim.bank_transaction_amend(changed.xero_id, total=Decimal("1.23"), day=date(2025, 6, 1))
-    xero_sim.bank_transaction_amend(deleted.xero_id, status="DELETED")
-    services.xero_pull(organisation_id=organisation.pk)
+    xero_sim.bank_transaction_amend(changed.remote_id, total=Decimal("1.23"), day=date(2025, 6, 1))
+    xero_sim.bank_transaction_amend(deleted.remote_id, status="DELETED")
+    services.books_pull(organisation_id=organisation.pk)
     changed.refresh_from_db()
     deleted.refresh_from_db()
     assert changed.amount_minor == -123
@@ -164,11 +164,11 @@ def test_lines_from_another_poster_on_mapped_accounts_raise_a_double_posting_war
     owner_client, posted, xero_sim
 ):
     _books, organisation = posted
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     assert b'id="not-ours"' not in owner_client.get("/books/xero/").content
-    eur = organisation.mappings.get(cash_account__name="EUR balance").xero_account
+    eur = organisation.mappings.get(cash_account__name="EUR balance").chart_account
     code = _code_of(xero_sim, eur.account_id)
     xero_sim.native_feed_line(account_code=code, amount=Decimal("-4.20"), day=date(2025, 5, 5))
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     page = owner_client.get("/books/xero/").content.decode()
     assert "1 bank transaction on the mapped accounts was not posted by Bulwark" in page

@@ -4,11 +4,10 @@ import pytest
 from django.test import Client
 
 from accounts.tests.factories import CashAccountFactory
-from ledger import services
-from ledger.models import BankAccountMapping, XeroOrganisation
+from ledger import mapping, services
+from ledger.models import BankAccountMapping, Organisation
 from ledger.tests.factories import demo_accounts
 from ledger.tests.helpers import connected, in_threads, mapped
-from ledger.xero import mapping
 from ledger.xero.session import client_open
 from simulators.xero.fixtures import xero_authorize
 
@@ -23,7 +22,7 @@ def test_mapping_creates_bank_accounts_and_adds_missing_currencies(owner_client,
     assert set(organisation.currencies) == {"USD", "EUR", "GBP"}
     assert set(xero_sim.org().currencies) == {"USD", "EUR", "GBP"}
     for cash in books.accounts:
-        account = BankAccountMapping.objects.get(cash_account=cash).xero_account
+        account = BankAccountMapping.objects.get(cash_account=cash).chart_account
         remote = xero_sim.org().accounts[account.account_id]
         assert remote["Type"] == "BANK"
         assert remote["CurrencyCode"] == cash.currency
@@ -51,7 +50,7 @@ def test_a_bank_account_of_another_currency_is_refused_and_nothing_changes(owner
     response = owner_client.post("/books/xero/mapping/", data, follow=True)
     assert "Some choices are not available" in response.content.decode()  # not offered
     with pytest.raises(mapping.MappingError, match="EUR balance holds EUR but Business Bank"):
-        services.xero_mapping_save(
+        services.books_mapping_save(
             organisation=organisation,
             bank={books.eur.pk: usd_bank.account_id, books.gbp.pk: "new"},
             fee="404",
@@ -69,7 +68,7 @@ def test_an_organisation_without_multicurrency_cannot_take_a_euro_balance(owner_
     CashAccountFactory(currency="EUR")
     xero_authorize(owner_client, xero_sim)
     owner_client.post("/books/xero/organisation/", {"tenant_id": xero_sim.tenant_ids[1]})
-    organisation = XeroOrganisation.objects.get(tenant_id=xero_sim.tenant_ids[1])
+    organisation = Organisation.objects.get(tenant_id=xero_sim.tenant_ids[1])
     assert organisation.multicurrency_allowed is False
     (proposal,) = mapping.proposals(organisation)
     assert "needs a multi-currency plan" in proposal.blocked
@@ -149,8 +148,8 @@ def test_the_posting_region_renders_alone_for_htmx_in_constant_queries(owner_cli
     lines = [t for t in books.lines() if t.wise_type == "CARD"]
     for txn in lines[:3]:
         Categorization.objects.create(transaction=txn, account_code="999")
-    services.xero_push(organisation_id=organisation.pk)
-    services.xero_pull(organisation_id=organisation.pk)
+    services.books_push(organisation_id=organisation.pk)
+    services.books_pull(organisation_id=organisation.pk)
     headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "posting"}
     with CaptureQueriesContext(connection) as few:
         region = owner_client.get("/books/xero/", **headers)
