@@ -50,7 +50,7 @@ def test_a_push_killed_on_another_host_is_taken_over_once_its_lease_expires(
     killed = _pushes(status=SyncRun.Status.RUNNING).get()
     assert killed.detail["process"].startswith("host-b~")
 
-    skipped = services.xero_push(organisation_id=organisation.pk)
+    skipped = services.books_push(organisation_id=organisation.pk)
     assert skipped.status == SyncRun.Status.SKIPPED  # host-b's lease still runs
     assert skipped.detail["reason"] == "Another push is running"
 
@@ -58,7 +58,7 @@ def test_a_push_killed_on_another_host_is_taken_over_once_its_lease_expires(
     lapsed = Organisation.objects.get().push_lease_until
     assert lapsed > timezone.now()  # renewed by host-b until it was killed
     time.sleep(max((lapsed - timezone.now()).total_seconds(), 0) + 0.1)
-    run = services.xero_push(organisation_id=organisation.pk)
+    run = services.books_push(organisation_id=organisation.pk)
     assert run.status == SyncRun.Status.SUCCEEDED, run.detail
 
     killed.refresh_from_db()
