@@ -202,6 +202,9 @@ class Matcher:
         self.index: dict[tuple[str, str, int], list[Entry]] = defaultdict(list)
         for entry in self.entries.values():
             self.index[(entry.book, entry.currency, entry.amount)].append(entry)
+        # Each index list is in date order: its days let `_find` bisect to the window
+        # (a fee amount such as -4.37 is shared by thousands of entries).
+        self.index_days = {key: [e.day for e in group] for key, group in self.index.items()}
         self.line_index: dict[tuple[str, str, int], list[Line]] = defaultdict(list)
         self.main_index: dict[tuple[str, str, int], list[Line]] = defaultdict(list)
         for line in self.lines.values():
@@ -259,9 +262,15 @@ class Matcher:
         self, book: str, currency: str, amount: int, day: int, window: int, exclude: int = 0
     ) -> Entry | None:
         """The free entry of that amount nearest to `day` within the window."""
-        best = None
-        for entry in self.index.get((book, currency, amount), ()):
-            if entry.id == exclude or entry.id not in self.free_entries:
+        key = (book, currency, amount)
+        group = self.index.get(key)
+        if not group:
+            return None
+        days = self.index_days[key]
+        low, high = bisect_left(days, day - window), bisect_right(days, day + window)
+        best, free = None, self.free_entries
+        for entry in group[low:high]:
+            if entry.id == exclude or entry.id not in free:
                 continue
             distance = abs(entry.day - day)
             if distance <= window and (best is None or distance < abs(best.day - day)):

@@ -3,19 +3,19 @@ batches, each its own transaction), hand edits and locks, and the audit trail.""
 
 import json
 import logging
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.models import CashAccount, SyncRun, Transaction
 from accounts.runs import run_process_mark
 from ledger.rules import defaults
+from ledger.rules.bulk import collector_paused, rows_insert
 from ledger.rules.engine import (
     Engine,
     Outcome,
@@ -109,24 +109,27 @@ def rules_apply(
     focus = engine.by_id.get(focus_id) if focus_id else None
     seen = changed = fields = 0
     facts: set[tuple[int, str, str, str]] = set()
-    for ids in _id_batches(queryset, batch):
-        for attempt in range(ATTEMPTS):
-            try:
-                outcomes = _batch_apply(engine, queryset, ids[0], ids[-1], focus, focus_id, run)
-                break
-            except IntegrityError:
-                if attempt == ATTEMPTS - 1:
-                    raise
-                logger.info("Rules batch from line %s met a concurrent writer; retrying", ids[0])
-        seen += len(ids)
-        for outcome in outcomes:
-            if outcome.changes:
-                changed += 1
-                fields += len(outcome.changes)
-                if collect:
-                    facts |= outcome.change_set()
-        if progress is not None:
-            progress(seen)
+    with collector_paused():
+        for ids in _id_batches(queryset, batch):
+            for attempt in range(ATTEMPTS):
+                try:
+                    outcomes = _batch_apply(engine, queryset, ids[0], ids[-1], focus, focus_id, run)
+                    break
+                except IntegrityError:
+                    if attempt == ATTEMPTS - 1:
+                        raise
+                    logger.info(
+                        "Rules batch from line %s met a concurrent writer; retrying", ids[0]
+                    )
+            seen += len(ids)
+            for outcome in outcomes:
+                if outcome.changes:
+                    changed += 1
+                    fields += len(outcome.changes)
+                    if collect:
+                        facts |= outcome.change_set()
+            if progress is not None:
+                progress(seen)
     return ApplyResult(
         lines_seen=seen, lines_changed=changed, fields_changed=fields, change_set=frozenset(facts)
     )
@@ -177,7 +180,7 @@ def _batch_apply(
 
 def _outcomes_store(outcomes: list[Outcome], *, run: RuleRun | None) -> None:
     now = timezone.now()
-    _rows_insert(
+    rows_insert(
         Categorization,
         (
             *BOOKING_FIELDS,
@@ -208,7 +211,7 @@ def _outcomes_store(outcomes: list[Outcome], *, run: RuleRun | None) -> None:
             values.update(revision=F("revision") + 1, updated_at=now)
         for start in range(0, len(ids), WRITE_CHUNK):
             Categorization.objects.filter(pk__in=ids[start : start + WRITE_CHUNK]).update(**values)
-    _rows_insert(
+    rows_insert(
         LineDecision,
         ("transaction_id", "run_id", "at", "revision", "changes"),
         (
@@ -229,82 +232,6 @@ def _changes_json(outcome: Outcome) -> dict[str, Any]:
         }
         for name, ch in outcome.changes.items()
     }
-
-
-def _rows_insert(model: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """INSERT many rows: `COPY … FROM STDIN` on PostgreSQL, one prepared statement run
-    with `executemany` elsewhere.
-
-    The hot path of a run: `bulk_create` spends most of its time building model
-    instances and per-value SQL for 100,000 rows; this binds plain values. Values are
-    adapted as the ORM would (JSON and datetimes through the backend's own adapters).
-    On PostgreSQL, Django's psycopg cursors bind parameters client-side, so
-    `executemany` sends (and the server parses) one INSERT per row; COPY streams the
-    rows instead, about four times faster. Its errors surface as Django's (a lost
-    race is an `IntegrityError`, which `rules_apply` retries) and it is logged in
-    `connection.queries` like any statement.
-    """
-    ops = connection.ops
-    fields = [model._meta.get_field(c.removesuffix("_id")) for c in columns]
-    empty = {"[]": ops.adapt_json_value([], None), "{}": ops.adapt_json_value({}, None)}
-    moments: dict[Any, Any] = {}
-
-    def adapt_json(value: Any) -> Any:
-        if not value:
-            return empty["[]" if isinstance(value, list) else "{}"]
-        return ops.adapt_json_value(value, None)
-
-    def adapt_moment(value: Any) -> Any:
-        if value not in moments:
-            moments[value] = ops.adapt_datetimefield_value(value)
-        return moments[value]
-
-    kinds = [f.get_internal_type() for f in fields]
-    json_at = [i for i, kind in enumerate(kinds) if kind == "JSONField"]
-    moment_at = [i for i, kind in enumerate(kinds) if kind == "DateTimeField"]
-    names = ", ".join(ops.quote_name(f.column) for f in fields)
-    table = ops.quote_name(model._meta.db_table)
-
-    def adapted() -> Iterator[list[Any]]:
-        for row in rows:
-            values = list(row)
-            for i in json_at:
-                values[i] = adapt_json(values[i])
-            for i in moment_at:
-                values[i] = adapt_moment(values[i])
-            yield values
-
-    if connection.vendor == "postgresql":
-        _rows_copy(f"COPY {table} ({names}) FROM STDIN", adapted())
-        return
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - names from model metadata
-    batch: list[list[Any]] = []
-    with connection.cursor() as cursor:
-        for values in adapted():
-            batch.append(values)
-            if len(batch) == 500:
-                cursor.executemany(sql, batch)
-                batch = []
-        if batch:
-            cursor.executemany(sql, batch)
-
-
-def _rows_copy(sql: str, rows: Iterable[Sequence[Any]]) -> None:
-    """Stream rows into PostgreSQL with psycopg's COPY (each value adapted by psycopg,
-    never formatted here), through Django's error wrapping and query log."""
-    count, start = 0, time.monotonic()
-    with (
-        connection.cursor() as cursor,
-        connection.wrap_database_errors,
-        cursor.cursor.copy(sql) as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-    if connection.queries_logged:
-        seconds = time.monotonic() - start
-        connection.queries_log.append({"sql": f"{sql} -- {count} rows", "time": f"{seconds:.3f}"})
 
 
 # --- runs -------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from ledger.reconciliation.services.storing import (
     matches_store,
     mismatches_store,
 )
+from ledger.rules.bulk import collector_paused
 
 logger = logging.getLogger("bulwark.reconciliation")
 
@@ -112,11 +113,12 @@ def reconcile(
             reason="Another reconciliation is running; it runs once more after this",
         )
     try:
-        scope = scope_of(organisation, account_ids)
-        result = _reconcile_once(organisation, scope, run, now or timezone.now())
-        while _rerun_take(organisation):
-            run.progress_done = 0
-            result = _reconcile_once(organisation, scope_of(organisation), run, timezone.now())
+        with collector_paused():
+            scope = scope_of(organisation, account_ids)
+            result = _reconcile_once(organisation, scope, run, now or timezone.now())
+            while _rerun_take(organisation):
+                run.progress_done = 0
+                result = _reconcile_once(organisation, scope_of(organisation), run, timezone.now())
     except Exception as exc:
         logger.exception("Reconciliation of %s failed", organisation)
         return _finish(run, SyncRun.Status.FAILED, error=str(exc) or type(exc).__name__)

@@ -5,7 +5,6 @@ mismatch queue following the differences (see the package docstring)."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from ledger.reconciliation.models import (
     MismatchEvent,
 )
 from ledger.reconciliation.services.loading import Scope
+from ledger.rules.bulk import rows_insert
 
 if TYPE_CHECKING:
     from ledger.reconciliation.services.runs import RunResult
@@ -154,20 +154,12 @@ def _matches_create(
     entries: dict[int, matcher.Entry],
     now: datetime,
 ) -> dict[str, int]:
-    """Insert matches and their members with batched raw inserts: the ORM's per-object
-    cost dominates a first run of 100,000 matches. Ids are read back by signature."""
+    """Insert matches and their members with bulk inserts (COPY on PostgreSQL): the
+    ORM's per-object cost dominates a first run of 100,000 matches. Ids are read back
+    by signature."""
     if not proposals:
         return {}
-    ops = connection.ops
-    factors_field = Match._meta.get_field("factors")
-    # SQLite keeps JSON as text: plain json.dumps (the factors are ints and strings) is the
-    # field's own preparation without its per-value overhead.
-    prepare = (
-        json.dumps
-        if connection.vendor == "sqlite"
-        else lambda value: factors_field.get_db_prep_save(value, connection)
-    )
-    created_at = ops.adapt_datetimefield_value(now)
+    adapt_day = connection.ops.adapt_datefield_value
     rows = []
     for proposal in proposals:
         if len(proposal.lines) == len(proposal.entries) == 1:
@@ -182,17 +174,17 @@ def _matches_create(
                 proposal.method,
                 proposal.signature,
                 proposal.score,
-                prepare(proposal.factors),
+                proposal.factors,
                 _fingerprint(proposal),
                 lines[proposal.lines[0]].account_id,
-                ops.adapt_datefield_value(date.fromordinal(day)),
-                created_at,
+                adapt_day(date.fromordinal(day)),
+                now,
                 "",
             )
         )
     columns = ("organisation_id", "method", "signature", "score", "factors", "fingerprint",
                "account_id", "day", "created_at", "undone_reason")  # fmt: skip
-    _insert(Match, columns, rows)
+    rows_insert(Match, columns, rows)
     signatures = {p.signature for p in proposals}
     ids = {
         signature: pk
@@ -206,20 +198,8 @@ def _matches_create(
         pk = ids[proposal.signature]
         items.extend((pk, i, None) for i in proposal.lines)
         items.extend((pk, None, i) for i in proposal.entries)
-    _insert(MatchItem, ("match_id", "transaction_id", "entry_id"), items)
+    rows_insert(MatchItem, ("match_id", "transaction_id", "entry_id"), items)
     return ids
-
-
-def _insert(model: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    quote = connection.ops.quote_name
-    # Names come from the model's metadata, quoted; every value is a parameter.
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(columns))})"
-    )
-    with connection.cursor() as cursor:
-        for chunk in chunks(rows, 5000):
-            cursor.executemany(sql, chunk)
 
 
 # --- balances ----------------------------------------------------------------------------
