@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import WiseConnection
+from archive.month_reports import month_reports_file
 from archive.reports import fbar_worksheet_file
 from archive.statements import months_due, statements_file
 
@@ -18,9 +19,12 @@ from archive.statements import months_due, statements_file
 @shared_task(name="archive.month_end_file", ignore_result=True)
 def month_end_file() -> None:
     """Beat: queue the filing of the months just ended, one task per Wise connection;
-    file last year's FBAR worksheet when its figures are final (nothing if filed)."""
+    file those months' exports and reconciliation summaries, and last year's FBAR
+    worksheet when its figures are final (nothing if filed)."""
     today = timezone.now().date()
     months = [m.isoformat() for m in months_due(today)]
+    for month in months_due(today):
+        month_reports_file(month=month, today=today)
     for connection_id in WiseConnection.objects.values_list("pk", flat=True):
         connection_statements_file.delay(connection_id, months)
     fbar_worksheet_file(year=today.year - 1, today=today)  # once last year's rates are out
