@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import WiseConnection
+from archive.links import statements_attach
 from archive.month_reports import month_reports_file
 from archive.reports import fbar_worksheet_file
 from archive.statements import months_due, statements_file
@@ -35,10 +36,13 @@ def connection_statements_file(connection_id: int, months: list[str]) -> dict[st
     connection = WiseConnection.objects.filter(pk=connection_id).first()
     if connection is None:
         return None
-    result = statements_file(
-        months=[date.fromisoformat(m) for m in months], connections=[connection]
-    )
-    return {"filed": result.filed, "differs": result.differs, "refused": len(result.refused)}
+    due = [date.fromisoformat(m) for m in months]
+    result = statements_file(months=due, connections=[connection])
+    attached = statements_attach(months=due)  # where the books take them, once
+    return {
+        "filed": result.filed, "differs": result.differs, "refused": len(result.refused),
+        "attached": attached.attached,
+    }  # fmt: skip
 
 
 @shared_task(name="archive.watch_folder", ignore_result=True)
