@@ -86,3 +86,14 @@ def test_audit_only_books_are_never_written_to(books, xero_sim):
     assert xero_sim.writes == writes
     assert xero_sim.org().attachments == {}
     assert not BooksAttachment.objects.exists()
+
+
+def test_the_month_end_task_attaches_what_it_filed(books, xero_sim):
+    from accounts.models import WiseConnection
+    from archive.tasks import connection_statements_file
+
+    outcome = connection_statements_file(WiseConnection.objects.get().pk, [MONTH.isoformat()])
+
+    assert outcome["filed"] == 0  # filed by the fixture already: nothing twice
+    assert outcome["attached"] == len(books[1])
+    assert sum(len(files) for files in xero_sim.org().attachments.values()) == len(books[1])
