@@ -11,3 +11,8 @@ class ArchiveConfig(AppConfig):
         from treasury.cashview.status import register_status_provider
 
         register_status_provider(archive_status_items)
+
+        from accounts.signals import statement_imported
+        from archive.uploads import on_statement_imported
+
+        statement_imported.connect(on_statement_imported, dispatch_uid="archive-statement-file")

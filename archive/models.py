@@ -13,6 +13,8 @@ chained so that any removal or change is detected.
   head and length at the last append, so a removed last entry is noticed too.
 - `StatementProof`: what a filed statement says of its account and month (opening and
   closing, from its machine-readable twin) against Bulwark's record of them.
+- `BooksAttachment`: a filed statement attached to its bank account in the books, once
+  per content.
 - `FilingRule` and `RetentionPolicy`: the owner's rules for uploads, and how long each
   function's documents must be kept.
 
@@ -215,6 +217,32 @@ class StatementProof(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.month:%Y-%m} {self.status}"
+
+
+class BooksAttachment(models.Model):
+    """A filed version attached to a bank account of the books, recorded by its SHA-256:
+    the same content is attached to the same account once."""
+
+    version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="attachments")
+    organisation = models.ForeignKey(
+        "ledger.Organisation", on_delete=models.CASCADE, related_name="+"
+    )
+    chart_account = models.ForeignKey("ledger.ChartAccount", on_delete=models.CASCADE,
+                                      related_name="+")  # fmt: skip
+    sha256 = models.CharField(max_length=64)
+    file_name = models.CharField(max_length=255)
+    remote_id = models.CharField(max_length=64, help_text="The books' id of the attachment.")
+    attached_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "chart_account", "sha256"], name="attachment_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} → {self.chart_account_id}"
 
 
 class FilingRule(models.Model):

@@ -334,6 +334,7 @@ XERO_SCOPES = env.list(
         "accounting.banktransactions",
         "accounting.payments.read",
         "accounting.reports.banksummary.read",
+        "accounting.attachments",  # filed statements attached to their bank accounts
     ],
 )
 # Xero allows 5 calls in flight per organisation; Bulwark keeps to this many.

@@ -1,6 +1,7 @@
 """Importing a statement file: parse it whole, give each of its accounts a home, then
 store it all or nothing."""
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from accounts.lines import StatementLineError
 from accounts.models import CashAccount, SyncRun
+from accounts.signals import statement_imported
 from accounts.statements.formats import SOURCES, ParsedAccount, ParsedFile, statement_parse
 from accounts.statements.ingest import AccountImport, statement_account_store
 from accounts.statements.routing import (
@@ -21,6 +23,8 @@ from accounts.statements.routing import (
     accounts_resolve,
     identifier_remember,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,11 @@ def statement_import(
         _run_finish(run, status=SyncRun.Status.FAILED, error="unexpected error; see the log")
         raise
     _run_record(run, result)
+    for receiver, outcome in statement_imported.send_robust(
+        sender=StatementImportResult, result=result, data=data, filename=filename
+    ):
+        if isinstance(outcome, Exception):  # the import stands; the receiver's own log
+            logger.error("After importing %s, %s failed: %r", filename, receiver, outcome)
     return result
 
 

@@ -115,3 +115,11 @@ class BooksAdapter(Protocol):
 
     def bank_balances(self, *, today: date | None = None) -> int:
         """Read and store the mapped bank accounts' balances as of today; how many."""
+
+    def document_attach(
+        self, *, chart_account: ChartAccount, file_name: str, data: bytes, key: str
+    ) -> str:
+        """Attach a file (a filed statement) to a bank account of the books, once: a file
+        of that name and size there already is not sent again, and `key` (made from the
+        file's SHA-256) makes a retried call harmless. The books' id of the attachment;
+        refused (`BooksError`) in audit-only mode before the wire."""

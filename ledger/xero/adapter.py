@@ -100,3 +100,18 @@ class XeroBooks:
             if puller.accounts:
                 puller.balances_read(today or timezone.localdate())
         return puller.result.balances
+
+    def document_attach(
+        self, *, chart_account: ChartAccount, file_name: str, data: bytes, key: str
+    ) -> str:
+        with self._client(writes=True) as client:
+            there = client.account_attachments(chart_account.account_id)
+            same = next(
+                (a for a in there if a.file_name == file_name and a.size == len(data)), None
+            )
+            if same is not None:  # attached by a run that stopped before recording it
+                return same.attachment_id
+            attached = client.account_attachment_put(
+                chart_account.account_id, file_name=file_name, data=data, idempotency_key=key
+            )
+        return attached.attachment_id

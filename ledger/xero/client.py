@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
+from urllib.parse import quote
 from xml.etree.ElementTree import ParseError
 
 import httpx
@@ -145,6 +146,14 @@ class BankDocument:
 
 
 @dataclass(frozen=True)
+class AttachmentInfo:
+    attachment_id: str
+    file_name: str
+    mime_type: str
+    size: int
+
+
+@dataclass(frozen=True)
 class BankSummaryRow:
     account_id: str
     name: str
@@ -234,8 +243,11 @@ class XeroClient:
         *,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
+        """One call with the retries; `body` is sent as JSON, `content` (a file) as
+        `application/octet-stream`."""
         write = method.upper() in WRITE_METHODS
         token = self.tokens.access_token()
         refreshed = False
@@ -252,6 +264,8 @@ class XeroClient:
                 # Xero reads a body by its Content-Type and takes XML without one: a JSON
                 # body sent bare is refused (400 PostDataInvalidException, in XML).
                 request_headers["Content-Type"] = "application/json"
+            elif content is not None:
+                request_headers["Content-Type"] = "application/octet-stream"
             try:
                 with self.slots.slot():
                     response = self.http.request(
@@ -259,7 +273,7 @@ class XeroClient:
                         path,
                         params=params,
                         headers=request_headers,
-                        content=None if body is None else _dumps(body),
+                        content=content if body is None else _dumps(body),
                     )
             except httpx.TransportError as exc:
                 if write:
@@ -377,6 +391,24 @@ class XeroClient:
         if bank_account_number:
             body["BankAccountNumber"] = bank_account_number
         return _account(self.request("PUT", f"{API_PATH}/Accounts", body=body)["Accounts"][0])
+
+    # --- attachments ---------------------------------------------------------------------
+
+    def account_attachments(self, account_id: str) -> list[AttachmentInfo]:
+        data = self.request("GET", f"{API_PATH}/Accounts/{account_id}/Attachments")
+        return [_attachment(row) for row in (data or {}).get("Attachments", [])]
+
+    def account_attachment_put(
+        self, account_id: str, *, file_name: str, data: bytes, idempotency_key: str
+    ) -> AttachmentInfo:
+        """Attach a file to an account (Xero replaces a file of the same name there)."""
+        reply = self.request(
+            "PUT",
+            f"{API_PATH}/Accounts/{account_id}/Attachments/{quote(file_name, safe='')}",
+            content=data,
+            headers={"Idempotency-Key": idempotency_key[:128]},
+        )
+        return _attachment(reply["Attachments"][0])
 
     # --- bank transactions -------------------------------------------------------------
 
@@ -578,6 +610,15 @@ def _since_header(since: datetime | None) -> dict[str, str]:
     # RFC 3339 with its offset, as the description's `date-time` asks (its own example
     # carries one); Xero reads it as UTC either way.
     return {"If-Modified-Since": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def _attachment(row: Mapping[str, Any]) -> AttachmentInfo:
+    return AttachmentInfo(
+        attachment_id=str(row["AttachmentID"]),
+        file_name=str(row.get("FileName") or ""),
+        mime_type=str(row.get("MimeType") or ""),
+        size=int(row.get("ContentLength") or 0),
+    )
 
 
 def _account(row: Mapping[str, Any]) -> AccountInfo:

@@ -62,6 +62,11 @@ def _xero_books(client: XeroClient, sim: XeroSimulator) -> None:
         code="895", name="FX clearing", type_="CURRENT", currency=organisation.base_currency
     )
     client.accounts()
+    client.account_attachment_put(
+        wise_eur.account_id, file_name="2026-09-30_statement_wise-eur_2026-09.pdf",
+        data=b"%PDF-1.4\n", idempotency_key="a1",
+    )  # fmt: skip
+    client.account_attachments(wise_eur.account_id)
     element = {
         "Type": "RECEIVE", "Contact": {"Name": "Atelier Vogel GmbH"},
         "BankAccount": {"AccountID": wise_eur.account_id}, "Date": _today().isoformat(),

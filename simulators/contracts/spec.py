@@ -632,7 +632,10 @@ def parse_body(media: str, body: bytes) -> tuple[Any, str]:
             return body.decode(), ""
         except UnicodeDecodeError:
             return None, "the body is not UTF-8 text"
-    return body, ""
+    # Anything else (application/octet-stream, application/pdf) is the file's bytes, which
+    # OpenAPI describes as a string (format binary or byte): one character per byte, so a
+    # string schema holds and any other fails, as it should.
+    return body.decode("latin-1"), ""
 
 
 _INTEGER = re.compile(r"^-?\d+$")

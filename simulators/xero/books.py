@@ -77,6 +77,8 @@ class Org:
     bank_transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     bank_transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Files attached to an account, by AccountID: (the Attachment element, its bytes).
+    attachments: dict[str, list[tuple[dict[str, Any], bytes]]] = field(default_factory=dict)
     tracking: list[dict[str, Any]] | None = None  # made on first read (tracking_categories)
     lock_date: date | None = None
     last_updated_ms: int = 0

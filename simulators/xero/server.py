@@ -32,6 +32,7 @@ import base64
 import hashlib
 import html
 import math
+import mimetypes
 import re
 import secrets
 import time
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from simulators.base import SimRequest, SimResponse, SimulatorServer
 from simulators.xero import seed
@@ -102,6 +103,8 @@ RESOURCE_SCOPES = {
     "Payments": ("accounting.payments", "accounting.payments.read"),
     "Contacts": ("accounting.contacts", "accounting.contacts.read"),
     "Reports": ("accounting.reports.banksummary.read", "accounting.reports.banksummary.read"),
+    # /<Resource>/<id>/Attachments/...: the attachments scopes, whatever the resource.
+    "Attachments": ("accounting.attachments", "accounting.attachments.read"),
 }
 
 
@@ -240,6 +243,11 @@ class XeroSimulator(SimulatorServer):
         self.route("PUT", rf"{API}/Currencies", self.currency_put)
         self.route("GET", rf"{API}/Accounts", self.accounts_list)
         self.route("PUT", rf"{API}/Accounts", self.account_put)
+        attachments = rf"{API}/Accounts/(?P<account_id>[\w-]+)/Attachments"
+        self.route("GET", attachments, self.account_attachments_list)
+        self.route("GET", rf"{attachments}/(?P<attachment_id>[\w-]+)", self.account_attachment_get)
+        self.route("PUT", rf"{attachments}/(?P<file_name>[^/]+)", self.account_attachment_put)
+        self.route("POST", rf"{attachments}/(?P<file_name>[^/]+)", self.account_attachment_put)
         self.route("GET", rf"{API}/TaxRates", self.tax_rates_list)
         self.route("GET", rf"{API}/TrackingCategories", self.tracking_categories_list)
         self.route("GET", rf"{API}/BankTransactions", self.bank_transactions_list)
@@ -637,7 +645,8 @@ class XeroSimulator(SimulatorServer):
         return (tenant_id, None) if connected else (None, forbidden)
 
     def _scope_check(self, request: SimRequest, grant: Grant) -> SimResponse | None:
-        resource = request.path[len(API) + 1 :].split("/")[0]
+        parts = request.path[len(API) + 1 :].split("/")
+        resource = "Attachments" if parts[2:3] == ["Attachments"] else parts[0]
         write, read = RESOURCE_SCOPES.get(resource, ("", ""))
         needed = {write} if request.method in ("PUT", "POST", "DELETE") else {write, read}
         if not write or needed & grant.scope:
@@ -1051,6 +1060,54 @@ class XeroSimulator(SimulatorServer):
         if errors:
             return self._validation(item, errors)
         return SimResponse.json(self._envelope(Accounts=[account]))
+
+    # --- attachments (on accounts) --------------------------------------------------------
+
+    def account_attachments_list(self, request: SimRequest, account_id: str) -> SimResponse:
+        with self.lock:
+            org = self._org(request)
+            if account_id.lower() not in org.accounts:
+                return self.error_response(404, NOT_FOUND)
+            elements = [element for element, _ in org.attachments.get(account_id.lower(), [])]
+        return SimResponse.json(self._envelope(Attachments=elements))
+
+    def account_attachment_get(
+        self, request: SimRequest, account_id: str, attachment_id: str
+    ) -> SimResponse:
+        with self.lock:
+            files = self._org(request).attachments.get(account_id.lower(), [])
+            found = next((f for f in files if f[0]["AttachmentID"] == attachment_id.lower()), None)
+        if found is None:
+            return self.error_response(404, NOT_FOUND)
+        return SimResponse(200, found[1], {"Content-Type": "application/octet-stream"})
+
+    def account_attachment_put(
+        self, request: SimRequest, account_id: str, file_name: str
+    ) -> SimResponse:
+        """Attach the body to the account. As Xero does, a file of the same name on the
+        same account is replaced (its AttachmentID kept), never added twice."""
+        name = unquote(file_name)
+        if not request.body:
+            return self._validation({}, ["The attachment has no content"])
+        with self.lock:
+            org = self._org(request)
+            if account_id.lower() not in org.accounts:
+                return self.error_response(404, NOT_FOUND)
+            files = org.attachments.setdefault(account_id.lower(), [])
+            same = next((n for n, (e, _) in enumerate(files) if e["FileName"] == name), None)
+            element = {
+                "AttachmentID": files[same][0]["AttachmentID"] if same is not None else new_id(),
+                "FileName": name,
+                "Url": f"https://api.xero.com{API}/Accounts/{account_id.lower()}"
+                f"/Attachments/{quote(name)}",
+                "MimeType": mimetypes.guess_type(name)[0] or "application/octet-stream",
+                "ContentLength": len(request.body),
+            }
+            if same is None:
+                files.append((element, request.body))
+            else:
+                files[same] = (element, request.body)
+        return SimResponse.json(self._envelope(Attachments=[element]))
 
     def bank_transactions_list(self, request: SimRequest) -> SimResponse:
         with self.lock:

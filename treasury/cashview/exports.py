@@ -159,13 +159,14 @@ def line_rows(
         text, pk = row[7:-1], row[-1]  # direction ... payment reference, the line's id
         day = rate_date_for(choices.policy, transaction_date=booked_on, period_end=end, today=today)
         amount, fee = (from_minor(units, code) for units in minor)
+        conversion = rates.get(code, day)  # before reading why not: the lookup records it
         missing = str(rates.errors.get((code, day), ""))
         yield [
             booked_on,
             booked_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             *(institution, account, code, amount, fee),
             *text,
-            *_rate_columns(rates.get(code, day), amount, choices.base, missing),
+            *_rate_columns(conversion, amount, choices.base, missing),
             pk,
         ]
 
